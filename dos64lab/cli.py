@@ -1,0 +1,142 @@
+"""The `dos64lab` command: the lab from a terminal.
+
+    dos64lab info [--json]          boot, describe the machine, shut down
+    dos64lab run "VER" "MEM"        boot, run DOS64 shell commands, print their output
+    dos64lab boot                   the DOS64 console in this terminal (Ctrl-] leaves)
+    dos64lab decode --pcap FILE     one line per frame
+
+Every subcommand that boots a machine takes --kvm (try KVM, fall back to TCG)
+and --modern (a modern-only virtio-net device instead of the transitional one).
+"""
+
+import argparse
+import json
+import logging
+import os
+import select
+import sys
+
+from .errors import Dos64LabError
+
+
+def _machine(args, **extra):
+    from .machine import Machine
+    return Machine(accel="kvm" if args.kvm else "tcg",
+                   virtio="modern" if args.modern else "legacy", **extra)
+
+
+def describe(m) -> dict:
+    """What `dos64lab info` prints: the machine as plain data."""
+    version = m.qmp.execute("query-version")["qemu"]
+    base, size = m.dma_region
+    pci = [{"bus": bus["bus"], "slot": d["slot"], "function": d["function"],
+            "vendor": d["id"]["vendor"], "device": d["id"]["device"],
+            "class": d["class_info"]["class"]}
+           for bus in m.qmp.execute("query-pci") for d in bus["devices"]]
+    return {
+        "qemu_version": "{major}.{minor}.{micro}".format(**version),
+        "accel": m.accel,
+        "kernel": {"version": m.kernel_info["version"], "net_mode": m.kernel_info["net"],
+                   "dma_region": {"base": base, "size": size}},
+        "host_ports": m.host_ports,
+        "pci": pci,
+        "boot_seconds": round(m.boot_seconds, 3),
+    }
+
+
+def cmd_info(args) -> int:
+    with _machine(args) as m:
+        info = describe(m)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    k = info["kernel"]
+    print(f"QEMU {info['qemu_version']} ({info['accel']}), DOS64 {k['version']} net={k['net_mode']}, "
+          f"booted in {info['boot_seconds']} s")
+    print(f"DMA region: {k['dma_region']['base']:#x} + {k['dma_region']['size']:#x}")
+    print("host ports: " + ", ".join(f"{n} 127.0.0.1:{p}" for n, p in info["host_ports"].items()))
+    for d in info["pci"]:
+        print(f"  {d['bus']:02x}:{d['slot']:02x}.{d['function']} {d['vendor']:04x}:{d['device']:04x} "
+              f"class {d['class']:04x}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    with _machine(args) as m:
+        for command in args.commands:
+            print(f"C:\\>{command}")
+            print(m.run(command, timeout=args.timeout))
+    return 0
+
+
+def cmd_boot(args) -> int:
+    """Attach the DOS64 console to this terminal, like `telnet`: Ctrl-] leaves."""
+    import termios
+    import tty
+    with _machine(args) as m:
+        sys.stderr.write(f"DOS64 console (QEMU pid {m.pid}). Ctrl-] leaves.\r\n")
+        offset = 0
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+        if saved:
+            tty.setraw(fd)
+        try:
+            while not m.console.closed:
+                data, offset = m.console.read_from(offset, timeout=0.02)
+                if data:
+                    os.write(sys.stdout.fileno(), data)
+                if select.select([fd], [], [], 0.02)[0]:
+                    typed = os.read(fd, 1024)
+                    if not typed or b"\x1d" in typed:
+                        m.console.send(typed.split(b"\x1d")[0])
+                        break
+                    m.console.send(typed.replace(b"\n", b"\r"))
+        finally:
+            if saved:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        sys.stderr.write("\r\nleft the console; QEMU stopped.\n")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    from .wire.decode import main as decode_main
+    return decode_main(args.rest)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="dos64lab", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the lab does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def machine_command(name, func, help):
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--kvm", action="store_true", help="use KVM when it works (else TCG)")
+        p.add_argument("--modern", action="store_true", help="modern-only virtio-net device")
+        p.set_defaults(func=func)
+        return p
+
+    machine_command("info", cmd_info, "boot and describe the machine").add_argument(
+        "--json", action="store_true", help="print JSON")
+    p = machine_command("run", cmd_run, "run DOS64 shell commands and print their output")
+    p.add_argument("commands", nargs="+", metavar="COMMAND")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per command")
+    machine_command("boot", cmd_boot, "the DOS64 console in this terminal")
+    p = sub.add_parser("decode", help="decode frames from a pcap file or hex on stdin",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_decode)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except Dos64LabError as err:
+        print(f"dos64lab: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""One lab machine: a QEMU process running DOS64, and the lab's hold on it.
+
+Lifecycle (after qemu.qmp's ``QEMUMachine``): ``start()`` launches QEMU and
+waits for DOS64's ready line; ``close()`` asks QEMU to quit over QMP, then kills
+it; ``close()`` is idempotent and also runs from ``with``, a finalizer and
+``atexit``.  QEMU runs in its own session, so Jupyter's "Interrupt" (SIGINT to
+the kernel's process group) does not reach it, and it is started with
+PR_SET_PDEATHSIG so that it dies with the Python process, even on SIGKILL.
+"""
+
+import atexit
+import ctypes
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+
+from ..errors import LaunchError, MachineError
+from . import _io
+from .config import GUEST_PORTS, VIRTIO_PATH, MachineConfig
+from .console import SerialConsole
+from .kernel import kernel_image
+from .qmp import QMP
+from .qtest import Qtest
+
+log = logging.getLogger(__name__)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_live: "weakref.WeakSet[Machine]" = weakref.WeakSet()
+_READY = r"DOS64 READY ([^\r\n]*)\r?\n|PANIC: (?s:.*?)System halted"   # ready, or a boot panic
+
+
+class Machine:
+    """A QEMU machine booted into DOS64.  Use it as a context manager::
+
+        with Machine() as m:
+            print(m.console.run("VER"))
+            print(m.qtest.inl(0xcfc))
+    """
+
+    def __init__(self, **config):
+        self.config = MachineConfig(**config)
+        self.argv: list[str] = []
+        self.proc: subprocess.Popen | None = None
+        self.qmp: QMP | None = None
+        self.qtest: Qtest | None = None
+        self.console: SerialConsole | None = None
+        self.kernel_info: dict = {}     # the key=value pairs of DOS64's ready line
+        self.host_ports: dict = {}      # {"http": port, "telnet": port} on 127.0.0.1
+        self.accel = None               # what QEMU really runs: "tcg" or "kvm"
+        self.boot_seconds = None
+        self.tmpdir = None
+        self._closed = False
+        self._finalizer = None
+
+    # -- starting -----------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> "Machine":
+        """Launch QEMU and wait until DOS64 prints its ready line."""
+        if self.proc is not None:
+            raise MachineError("this machine was already started; make a new Machine")
+        t0 = time.monotonic()
+        kernel = str(kernel_image())
+        if not shutil.which(self.config.qemu):
+            raise LaunchError(f"{self.config.qemu} not found: install the Debian package "
+                              "qemu-system-x86 (make lab does it)")
+        self.tmpdir = tempfile.mkdtemp(prefix="dos64lab-")
+        pairs = [socket.socketpair() for _ in range(3)]   # (ours, QEMU's) for qmp, qtest, console
+        theirs = [b.fileno() for _, b in pairs]
+        self.argv = self.config.argv(kernel, *theirs)
+        self._stderr = open(os.path.join(self.tmpdir, "qemu.stderr"), "w+b")
+        try:
+            self.proc = _io.call(self._spawn, theirs)
+        except OSError as err:
+            raise LaunchError(f"cannot start QEMU: {err}", argv=self.argv) from err
+        finally:
+            for _, b in pairs:
+                b.close()
+        _live.add(self)
+        self._finalizer = weakref.finalize(self, _kill, self.proc, self.tmpdir)
+        (qmp_sock, _), (qtest_sock, _), (con_sock, _) = pairs
+        self.console = SerialConsole(con_sock)
+        self.qtest = Qtest(qtest_sock)
+        try:
+            self.qmp = QMP(qmp_sock, name=f"dos64lab-{self.proc.pid}")
+            ready = self.console.expect(_READY, timeout)
+            if ready.group(1) is None:
+                raise MachineError("DOS64 panicked while booting")
+        except Exception as err:
+            self._launch_failed(err)
+        self.kernel_info = dict(kv.split("=", 1) for kv in ready.group(1).decode().split())
+        self.host_ports = self._read_hostfwd() if self.config.hostfwd else {}
+        self.accel = "kvm" if self.qmp.execute("query-kvm")["enabled"] else "tcg"
+        self.boot_seconds = time.monotonic() - t0
+        log.info("machine %d ready in %.2f s (%s)", self.proc.pid, self.boot_seconds, self.accel)
+        return self
+
+    def _spawn(self, fds):
+        parent = os.getpid()
+
+        def die_with_parent():      # runs in the child, between fork and exec
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:
+                os._exit(1)
+
+        return subprocess.Popen(self.argv, pass_fds=fds, stdin=subprocess.DEVNULL,
+                                stdout=self._stderr, stderr=self._stderr,
+                                start_new_session=True, preexec_fn=die_with_parent)
+
+    def _launch_failed(self, err):
+        try:
+            code = self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            code = None
+        console = self.console.transcript
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode(errors="replace")
+        self.close()
+        what = ("QEMU exited before DOS64 was ready" if code is not None
+                else f"DOS64 did not get ready: {err}")
+        raise LaunchError(what, argv=self.argv, returncode=code,
+                          console=console, stderr=stderr) from err
+
+    def _read_hostfwd(self) -> dict:
+        # No QMP query returns hostfwd ports; HMP `info usernet` lists them.
+        table = self.qmp.hmp("info usernet")
+        found = {int(g): int(h) for h, g in
+                 re.findall(r"TCP\[HOST_FORWARD\]\s+\d+\s+\S+\s+(\d+)\s+\S+\s+(\d+)", table)}
+        return {name: found[port] for name, port in GUEST_PORTS.items() if port in found}
+
+    # -- using --------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def dma_region(self) -> tuple[int, int]:
+        """(base, size) of the guest-physical memory DOS64 leaves to the lab."""
+        return int(self.kernel_info["dma_base"], 16), int(self.kernel_info["dma_size"], 16)
+
+    @property
+    def virtio_path(self) -> str:
+        return VIRTIO_PATH
+
+    def run(self, command: str, timeout: float = 10.0) -> str:
+        """Run a DOS64 shell command and return its output."""
+        return self.console.run(command, timeout)
+
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for QEMU to exit by itself (e.g. after the EXIT command)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired as err:
+            raise MachineError(f"QEMU still running after {timeout} s") from err
+
+    # -- stopping -----------------------------------------------------------
+    def close(self) -> None:
+        """Stop QEMU (QMP quit, then kill) and free everything.  Idempotent."""
+        if self._closed or self.proc is None:
+            return
+        self._closed = True
+        try:
+            if self.proc.poll() is None and self.qmp is not None:
+                try:
+                    self.qmp.execute("quit", timeout=2)
+                    self.proc.wait(3)
+                except (MachineError, subprocess.TimeoutExpired) as err:
+                    log.debug("soft quit failed: %r", err)
+        finally:
+            for part in (self.qmp, self.qtest, self.console):
+                if part is not None:
+                    part.close()
+            self._finalizer()          # kills QEMU if still alive, removes tmpdir
+            self._stderr.close()
+            _live.discard(self)
+
+    def __enter__(self) -> "Machine":
+        return self if self.proc is not None else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self):
+        state = "running" if self.is_running() else "stopped" if self.proc else "new"
+        return f"<Machine pid={self.pid} {state} virtio={self.config.virtio} ports={self.host_ports}>"
+
+
+def _kill(proc: subprocess.Popen, tmpdir: str) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def live_machines() -> list[Machine]:
+    """Machines started in this process and not yet closed."""
+    return [m for m in _live if m.is_running()]
+
+
+@atexit.register
+def _close_all():
+    for m in list(_live):
+        m.close()

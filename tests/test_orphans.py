@@ -1,0 +1,67 @@
+"""No orphan QEMU: not after SIGKILL of its owner, and not killed by an interrupt.
+
+These run a separate Python process that owns a machine, as a Jupyter kernel
+would, and then do to that process what Jupyter or a crash does.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import pid_alive
+
+OWNER = r"""
+import signal, sys, time
+from dos64lab.machine import Machine
+signal.signal(signal.SIGINT, lambda *a: print("interrupted", flush=True))
+m = Machine().start()
+print(m.pid, flush=True)
+for line in sys.stdin:                 # each line: run it in DOS64, print the answer
+    print(m.run(line.strip()).replace("\n", " "), flush=True)
+"""
+
+
+def start_owner():
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    qemu_pid = int(owner.stdout.readline())
+    assert pid_alive(qemu_pid)
+    return owner, qemu_pid
+
+
+def wait_gone(pid, seconds):
+    deadline = time.monotonic() + seconds
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+def test_qemu_dies_within_5s_when_its_owner_is_killed():
+    owner, qemu_pid = start_owner()
+    owner.kill()                                    # SIGKILL: no atexit, no finally
+    owner.wait()
+    assert wait_gone(qemu_pid, 5), f"QEMU {qemu_pid} outlived its SIGKILLed owner"
+
+
+def test_qemu_survives_an_interrupt_of_its_owner():
+    owner, qemu_pid = start_owner()
+    try:
+        os.killpg(owner.pid, signal.SIGINT)         # what Jupyter's Interrupt button does
+        assert owner.stdout.readline().strip() == "interrupted"
+        owner.stdin.write("ECHO after interrupt\n")
+        owner.stdin.flush()
+        assert owner.stdout.readline().strip() == "after interrupt"
+        assert pid_alive(qemu_pid)
+    finally:
+        owner.stdin.close()                         # the owner exits normally: atexit closes
+        owner.wait(20)
+    assert wait_gone(qemu_pid, 5)
+
+
+def test_qemu_ends_when_its_owner_exits_without_closing():
+    owner, qemu_pid = start_owner()
+    owner.stdin.close()                             # script ends, machine never closed by hand
+    assert owner.wait(20) == 0
+    assert wait_gone(qemu_pid, 5)
