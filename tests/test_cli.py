@@ -39,3 +39,36 @@ def test_errors_are_one_clear_line_not_a_traceback(tmp_path):
     assert out.returncode == 1
     assert out.stderr.startswith("dos64lab: ") and "missing.elf" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_boot_attaches_the_console_to_a_terminal():
+    import os
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    boot = subprocess.Popen([sys.executable, "-m", "dos64lab.cli", "boot"],
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker, seconds=30):
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while marker not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 4096)
+        assert marker in seen, seen.decode(errors="replace")
+
+    try:
+        read_until(b"C:\\>")
+        os.write(master, b"ECHO typed at a terminal\r")
+        read_until(b"\r\ntyped at a terminal\r\n")      # the output, not the echo
+        os.write(master, b"\x1d")                       # Ctrl-] leaves
+        read_until(b"left the console")
+        assert boot.wait(15) == 0
+    finally:
+        if boot.poll() is None:
+            boot.kill()
+        os.close(master)
