@@ -52,3 +52,11 @@ def machine():
     """One DOS64 machine shared by a test module (boots in well under a second)."""
     with Machine() as m:
         yield m
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After the whole suite (in each xdist worker): no QEMU of ours may be left."""
+    left = [pid for pid in qemu_children() if pid_alive(pid)]
+    if left:
+        print(f"\nQEMU processes left after the test session: {left}")
+        session.exitstatus = 1
