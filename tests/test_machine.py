@@ -154,3 +154,10 @@ def test_four_machines_in_parallel_have_their_own_ports():
     finally:
         for m in machines:
             m.close()
+
+
+def test_pcap_option_records_through_filter_dump(tmp_path):
+    pcap = tmp_path / "nic.pcap"
+    with Machine(pcap=str(pcap)) as m:
+        assert f"filter-dump,id=dump0,netdev=n0,file={pcap}" in m.argv
+    assert pcap.read_bytes()[:4] == bytes.fromhex("d4c3b2a1")   # libpcap magic, little endian

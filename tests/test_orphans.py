@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import pid_alive
 
 OWNER = r"""
@@ -38,11 +40,12 @@ def wait_gone(pid, seconds):
     return not pid_alive(pid)
 
 
-def test_qemu_dies_within_5s_when_its_owner_is_killed():
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_qemu_dies_within_5s_when_its_owner_is_killed(sig):
     owner, qemu_pid = start_owner()
-    owner.kill()                                    # SIGKILL: no atexit, no finally
+    owner.send_signal(sig)           # a crash, or a Jupyter kernel restart: no atexit, no finally
     owner.wait()
-    assert wait_gone(qemu_pid, 5), f"QEMU {qemu_pid} outlived its SIGKILLed owner"
+    assert wait_gone(qemu_pid, 5), f"QEMU {qemu_pid} outlived its owner killed by {sig.name}"
 
 
 def test_qemu_survives_an_interrupt_of_its_owner():
