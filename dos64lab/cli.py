@@ -1,6 +1,7 @@
 """The `dos64lab` command: the lab from a terminal.
 
     dos64lab info [--json]          boot, describe the machine, shut down
+    dos64lab pci [--json]           boot, enumerate PCI (BARs, capabilities)
     dos64lab run "VER" "MEM"        boot, run DOS64 shell commands, print their output
     dos64lab boot                   the DOS64 console in this terminal (Ctrl-] leaves)
     dos64lab decode --pcap FILE     one line per frame
@@ -61,6 +62,28 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_pci(args) -> int:
+    """Scan PCI like a kernel does (0xCF8/0xCFC) and print what was found."""
+    from dataclasses import asdict
+    from .hw import pci
+    with _machine(args) as m:
+        functions = pci.scan(m.qtest)
+    if args.json:
+        print(json.dumps([dict(asdict(f), bdf=f.bdf) for f in functions], indent=2))
+        return 0
+    for f in functions:
+        print(f"{f.bdf}  {f.vendor:04x}:{f.device:04x}  {f.vendor_name} {f.device_name} "
+              f"[{f.class_name}, class {f.class_code:02x}{f.subclass:02x}]")
+        for b in f.bars:
+            print(f"         BAR{b.index} {b.kind} {b.address:#x}+{b.size:#x}"
+                  + (" prefetchable" if b.prefetchable else ""))
+        for c in f.capabilities:
+            fields = " ".join(f"{k}={v:#x}" if type(v) is int and v >= 16
+                              else f"{k}={v}" for k, v in c.data.items())
+            print(f"         cap {c.offset:#04x} {c.name} {fields}".rstrip())
+    return 0
+
+
 def cmd_run(args) -> int:
     with _machine(args) as m:
         for command in args.commands:
@@ -116,6 +139,8 @@ def main(argv=None) -> int:
         return p
 
     machine_command("info", cmd_info, "boot and describe the machine").add_argument(
+        "--json", action="store_true", help="print JSON")
+    machine_command("pci", cmd_pci, "scan PCI config space and print what is there").add_argument(
         "--json", action="store_true", help="print JSON")
     p = machine_command("run", cmd_run, "run DOS64 shell commands and print their output")
     p.add_argument("commands", nargs="+", metavar="COMMAND")

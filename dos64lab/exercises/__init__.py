@@ -7,5 +7,6 @@ what QEMU itself reports, prints what was right, and raises ``ExerciseFailed``
 
 from .common import ExerciseFailed
 from .welcome import check_pci_id
+from .pci import check_find_virtio_net, check_bar_sizing
 
-__all__ = ["ExerciseFailed", "check_pci_id"]
+__all__ = ["ExerciseFailed", "check_pci_id", "check_find_virtio_net", "check_bar_sizing"]
