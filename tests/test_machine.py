@@ -125,9 +125,9 @@ def test_kvm_request_falls_back_to_tcg_when_needed():
         assert m.run("ECHO ok") == "ok"
 
 
-def test_modern_virtio_device():
-    with Machine(virtio="modern") as m:
-        assert re.search(r"00:01\.0 1af4:1041", m.run("PCI"))
+def test_modern_virtio_device_in_another_slot():
+    with Machine(virtio="modern", nic_slot=6) as m:
+        assert re.search(r"^00:06\.0 1af4:1041", m.run("PCI"), re.M)
 
 
 def test_four_machines_in_parallel_have_their_own_ports():

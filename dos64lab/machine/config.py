@@ -28,6 +28,7 @@ class MachineConfig:
     restrict: bool = True       # slirp restrict=on: guest reaches only slirp itself
     guestfwd: tuple = ()        # ((guest_ip, guest_port, host_port), ...) to 127.0.0.1
     pcap: str | None = None     # record every frame on the NIC (filter-dump)
+    nic_slot: int | None = None # PCI slot of the NIC on bus 0 (QEMU picks 1 by default)
     qemu: str = "qemu-system-x86_64"
     extra_args: tuple = ()
 
@@ -46,6 +47,8 @@ class MachineConfig:
         nic = f"virtio-net-pci,id={NIC_ID},netdev=n0,romfile="
         if self.virtio == "modern":
             nic += ",disable-legacy=on"
+        if self.nic_slot is not None:
+            nic += f",addr={self.nic_slot:#x}"
         argv = [
             self.qemu, "-machine", "q35", "-nodefaults", "-no-user-config",
             "-display", "none", "-m", str(self.memory_mib), *accel,
