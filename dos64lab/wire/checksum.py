@@ -1,0 +1,38 @@
+"""The Internet checksum (network layer helper).
+
+One job: the 16-bit one's complement sum used by IPv4, ICMP, UDP and TCP
+(RFC 1071 section 1), and the IPv4 pseudo-header that UDP and TCP add to it
+(RFC 768, RFC 9293 section 3.1).
+"""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address
+
+__all__ = ["ones_sum", "internet_checksum", "pseudo_header_sum"]
+
+
+def ones_sum(data, start: int = 0) -> int:
+    """One's complement sum of ``data`` as big-endian 16-bit words, folded to 16 bits.
+
+    An odd trailing byte is padded with a zero (RFC 1071 section 4.1).
+    ``start`` lets sums be chained: ``ones_sum(payload, ones_sum(header))``.
+    """
+    if len(data) % 2:
+        data = bytes(data) + b"\0"
+    total = start + sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total > 0xFFFF:                      # add the carries back in
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def internet_checksum(data, start: int = 0) -> int:
+    """The checksum to store: the complement of the sum.  A received header
+    whose stored checksum is right sums to 0xffff, so this returns 0 for it."""
+    return ~ones_sum(data, start) & 0xFFFF
+
+
+def pseudo_header_sum(src: IPv4Address, dst: IPv4Address, protocol: int, length: int) -> int:
+    """Sum of the IPv4 pseudo-header: src, dst, zero, protocol, upper-layer length."""
+    return ones_sum(src.packed + dst.packed + struct.pack("!xBH", protocol, length))
