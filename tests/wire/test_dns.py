@@ -16,7 +16,7 @@ ANSWER, _ = layer("dns_answer", 3)
 EXPECTED_QUERY = Repr.query(0xBEEF, "www.example.com", Type.A)
 EXPECTED_ANSWER = Repr(0xBEEF, Flags.QR | Flags.RD | Flags.RA, (Question("www.example.com"),), (
     Record("www.example.com", Type.CNAME, 300, "example.com"),
-    Record("example.com", Type.A, 300, IPv4Address("93.184.216.34"))))
+    Record("example.com", Type.A, 300, IPv4Address("192.0.2.80"))))
 
 
 def test_deconstruct():
@@ -107,7 +107,7 @@ def test_scapy_builds_the_same_bytes(r):
 def test_scapy_reads_our_bytes():
     pkt = DNS(EXPECTED_ANSWER.to_bytes())
     assert (pkt.id, pkt.qr, pkt.qd[0].qname, pkt.an[0].rdata, pkt.an[1].rdata) == (
-        0xBEEF, 1, b"www.example.com.", b"example.com.", "93.184.216.34")
+        0xBEEF, 1, b"www.example.com.", b"example.com.", "192.0.2.80")
 
 
 test_fuzz_random_bytes, test_fuzz_mutated_frames = fuzz_tests(

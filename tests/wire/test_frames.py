@@ -38,7 +38,7 @@ EXPECTED_LINES = {
     "arp_reply": "52:55:0a:00:02:02 > 52:54:00:12:34:56 ARP 10.0.2.2 is-at 52:55:0a:00:02:02",
     "dhcp_discover": "0.0.0.0.68 > 255.255.255.255.67 UDP DHCP DISCOVER xid=0x1234",
     "dhcp_offer": "10.0.2.2.67 > 255.255.255.255.68 UDP DHCP OFFER xid=0x1234 yiaddr=10.0.2.15",
-    "tcp_synack": "10.0.2.2.80 > 10.0.2.15.49152 TCP [S.] seq=128001 ack=1001 win=65535 mss=1460",
+    "tcp_synack": "10.0.2.2.80 > 10.0.2.15.49152 TCP [S.] seq=1 ack=1001 win=65535 mss=1460",
 }
 
 

@@ -54,7 +54,7 @@ def test_data_segment_and_sack():
     assert r.flags == TcpFlags.PSH | TcpFlags.ACK and r.payload.startswith(b"GET / HTTP/1.0")
     assert r.flags.short() == "P." and r.seq_len == len(r.payload)
     sack, _ = layer("tcp_ack_sack", 2)
-    assert Repr.parse(sack, SRC, DST).sack_blocks == ((129450, 130910),)
+    assert Repr.parse(sack, SRC, DST).sack_blocks == ((1450, 2910),)
 
 
 def test_all_nine_flags():
