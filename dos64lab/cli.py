@@ -2,6 +2,7 @@
 
     dos64lab info [--json]          boot, describe the machine, shut down
     dos64lab pci [--json]           boot, enumerate PCI (BARs, capabilities)
+    dos64lab virtio [--json]        bring virtio-net up with the Python driver, ARP the gateway
     dos64lab run "VER" "MEM"        boot, run DOS64 shell commands, print their output
     dos64lab boot                   the DOS64 console in this terminal (Ctrl-] leaves)
     dos64lab decode --pcap FILE     one line per frame
@@ -84,6 +85,62 @@ def cmd_pci(args) -> int:
     return 0
 
 
+def cmd_virtio(args) -> int:
+    """Bring virtio-net up with the Python driver, ARP the gateway, compare with QEMU."""
+    import struct
+    import time
+    from .hw.virtio import feature_names, status_names
+    from .inspect import compare, qemu_status
+    from .phy.virtio import VirtioNetDevice
+    with _machine(args) as m, VirtioNetDevice(m) as dev:
+        net, mac = dev.net, bytes(dev.mac)
+        dev.send(b"\xff" * 6 + mac + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1)
+                 + mac + bytes([10, 0, 2, 15]) + bytes(6) + bytes([10, 0, 2, 2]))  # who-has 10.0.2.2
+        t0, gateway = time.monotonic(), None
+        while gateway is None and time.monotonic() - t0 < 2:
+            f = dev.receive()
+            if f and f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" and f[28:32] == bytes([10, 0, 2, 2]):
+                gateway = f[22:28].hex(":")
+        dev.flush()
+        qemu, view = qemu_status(m), compare(dev, m)
+        out = {"transport": dev.transport, "location": net.transport.describe(),
+               "offered_features": feature_names(net.transport.offered),
+               "negotiated_features": feature_names(net.features),
+               "status": status_names(net.transport.driver_status), "mac": str(dev.mac),
+               "header_len": net.header_len, "mtu": dev.mtu, "link_up": net.link_up(),
+               "queue_sizes": {"rx": net.rx.size, "tx": net.tx.size},
+               "gateway": {"ip": "10.0.2.2", "mac": gateway,
+                           "ms": round((time.monotonic() - t0) * 1000, 2)},
+               "qemu": {"negotiated_features": qemu["guest_feature_names"],
+                        "status": qemu["status_names"]},
+               "checks": view["checks"], "agree": view["agree"]}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0 if out["agree"] and gateway else 1
+    print(f"virtio-net via the {out['transport']} transport, MAC {out['mac']}, MTU {out['mtu']}, "
+          f"link {'up' if out['link_up'] else 'down'}, header {out['header_len']} bytes")
+    print("offered:    " + " ".join(out["offered_features"]))
+    print("negotiated: " + " ".join(out["negotiated_features"]))
+    print("status:     " + " | ".join(out["status"]))
+    print(f"queues:     rx {net.rx.size}, tx {net.tx.size}")
+    print(f"gateway:    10.0.2.2 is at {gateway or '(no ARP reply)'}")
+    print("ours beside QEMU's own view (x-query-virtio-status, x-query-virtio-queue-status):")
+
+    def show(v):
+        v = v if isinstance(v, list) else [v]
+        return " ".join(f"{x:#x}" if isinstance(x, int) and x > 0xFFFF else str(x) for x in v)
+    for c in out["checks"]:
+        same = "QEMU agrees" if c["agree"] else f"QEMU says {show(c['qemu'])}"
+        print(f"  {'✓' if c['agree'] else '✗'} {c['what']}: {show(c['ours'])}  ({same})")
+    print(f"agree: {str(out['agree']).lower()}")
+    return 0 if out["agree"] and gateway else 1
+
+
+def _virtio_args(p):
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--legacy", action="store_true", help="transitional device, legacy I/O BAR (default)")
+
+
 def cmd_run(args) -> int:
     with _machine(args) as m:
         for command in args.commands:
@@ -121,11 +178,6 @@ def cmd_boot(args) -> int:
     return 0
 
 
-def cmd_decode(args) -> int:
-    from .wire.decode import main as decode_main
-    return decode_main(args.rest)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dos64lab", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the lab does")
@@ -142,15 +194,17 @@ def main(argv=None) -> int:
         "--json", action="store_true", help="print JSON")
     machine_command("pci", cmd_pci, "scan PCI config space and print what is there").add_argument(
         "--json", action="store_true", help="print JSON")
+    _virtio_args(machine_command("virtio", cmd_virtio, "the Python virtio-net driver on the live NIC"))
     p = machine_command("run", cmd_run, "run DOS64 shell commands and print their output")
     p.add_argument("commands", nargs="+", metavar="COMMAND")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per command")
     machine_command("boot", cmd_boot, "the DOS64 console in this terminal")
-    p = sub.add_parser("decode", help="decode frames from a pcap file or hex on stdin",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_decode)
+    sub.add_parser("decode", help="decode frames from a pcap file or hex on stdin", add_help=False)
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["decode"]:              # its own argparse takes every option after it
+        from .wire.decode import main as decode_main
+        return decode_main(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(message)s")

@@ -11,6 +11,7 @@ from .fault import FaultInjector, FaultStats
 from .loopback import Loopback
 from .pcap import PcapTap, PcapWriter, read_pcap
 from .tracer import Tracer
+from .virtio import VirtioNetDevice
 
-__all__ = ["Device", "Loopback", "Tracer", "PcapWriter", "PcapTap", "read_pcap",
+__all__ = ["Device", "VirtioNetDevice", "Loopback", "Tracer", "PcapWriter", "PcapTap", "read_pcap",
            "FaultInjector", "FaultStats", "DeviceWrapper", "ETHERNET_MTU"]
