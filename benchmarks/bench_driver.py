@@ -7,46 +7,26 @@ never asserted.  Run: `make bench` or `.venv/bin/python benchmarks/bench_driver.
 """
 
 import argparse
-import struct
 import time
 
 from dos64lab.machine import Machine
 from dos64lab.phy.virtio import VirtioNetDevice
+from dos64lab.wire.build import arp_who_has, icmp_echo_request
 
 ME, GW = bytes.fromhex("525400123456"), bytes.fromhex("52550a000202")
-
-
-def checksum(data: bytes) -> int:
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def echo_request(seq: int, payload: int = 56) -> bytes:
-    icmp = struct.pack(">BBHHH", 8, 0, 0, 0x64, seq & 0xFFFF) + bytes(payload)
-    icmp = icmp[:2] + struct.pack(">H", checksum(icmp)) + icmp[4:]
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq & 0xFFFF, 0, 64, 1, 0,
-                     bytes([10, 0, 2, 15]), bytes([10, 0, 2, 2]))
-    ip = ip[:10] + struct.pack(">H", checksum(ip)) + ip[12:]
-    return GW + ME + b"\x08\x00" + ip + icmp
-
-
-def arp_who_has() -> bytes:
-    return (b"\xff" * 6 + ME + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1)
-            + ME + bytes([10, 0, 2, 15]) + bytes(6) + bytes([10, 0, 2, 2]))
 
 
 def run(kind: str, queue_size, frames: int, batch: int) -> None:
     with Machine(virtio=kind) as m, VirtioNetDevice(m, queue_size=queue_size) as dev:
         q = m.qtest
-        dev.send(arp_who_has())                         # slirp learns our MAC
+        dev.send(arp_who_has(ME))                       # slirp learns our MAC
         while dev.receive() is None:
             pass
         tx_time = rx_time = 0.0
         tx_trips = rx_trips = received = 0
+        pings = [icmp_echo_request(ME, GW, n, bytes(56)) for n in range(frames)]   # not timed
         for start in range(0, frames, batch):
-            chunk = [echo_request(n) for n in range(start, min(start + batch, frames))]
+            chunk = pings[start:start + batch]
             t0, r0 = time.perf_counter(), q.round_trips
             dev.send_batch(chunk)
             dev.flush()

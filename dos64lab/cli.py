@@ -87,15 +87,14 @@ def cmd_pci(args) -> int:
 
 def cmd_virtio(args) -> int:
     """Bring virtio-net up with the Python driver, ARP the gateway, compare with QEMU."""
-    import struct
     import time
     from .hw.virtio import feature_names, status_names
+    from .wire.build import arp_who_has
     from .inspect import compare, qemu_status
     from .phy.virtio import VirtioNetDevice
     with _machine(args) as m, VirtioNetDevice(m) as dev:
         net, mac = dev.net, bytes(dev.mac)
-        dev.send(b"\xff" * 6 + mac + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1)
-                 + mac + bytes([10, 0, 2, 15]) + bytes(6) + bytes([10, 0, 2, 2]))  # who-has 10.0.2.2
+        dev.send(arp_who_has(mac))
         t0, gateway = time.monotonic(), None
         while gateway is None and time.monotonic() - t0 < 2:
             f = dev.receive()

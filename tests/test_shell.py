@@ -4,7 +4,6 @@ import random
 import re
 import time
 
-import pytest
 
 COMMANDS = ["HELP", "VER", "MEM", "PCI", "UPTIME", "ECHO", "CLS", "CMDLINE", "PANIC", "EXIT"]
 

@@ -12,7 +12,8 @@ import time
 from ipaddress import IPv4Address
 
 from ..errors import Dos64LabError, ParseError
-from ..wire import BROADCAST, EtherType, EthernetAddress, IpProtocol, arp, ethernet, icmp, ipv4
+from ..wire import EtherType, EthernetAddress, arp, ethernet
+from ..wire.build import arp_who_has, icmp_echo_request
 from .common import report
 
 GUEST_IP = IPv4Address("10.0.2.15")
@@ -46,30 +47,22 @@ def check_arp_reply_parser(parse_arp_reply, machine, dev=None) -> None:
     report("check_arp_reply_parser", results)
 
 
-def who_has(mac: EthernetAddress, target: IPv4Address) -> bytes:
-    """The broadcast ARP request "who has ``target``? tell 10.0.2.15"."""
-    request = arp.Repr(arp.Operation.REQUEST, mac, GUEST_IP, EthernetAddress(bytes(6)), target)
-    return ethernet.Repr(mac, BROADCAST, EtherType.ARP, request.to_bytes()).to_bytes()
-
-
 def _live_frames(dev) -> list[tuple[str, bytes]]:
     """Frames to judge: what slirp sent back, then frames built from them."""
     while dev.receive() is not None:          # start from an empty RX ring
         pass
     replies = {}
     for target in SLIRP_ADDRESSES:
-        dev.send(who_has(dev.mac, target))
+        dev.send(arp_who_has(dev.mac, target))
         frame = _wait(dev, lambda f, t=target: _arp_sender(f) == t)
         replies[target] = frame
     gateway = arp.Repr.parse(ethernet.Repr.parse(replies[SLIRP_ADDRESSES[0]]).payload).sender_mac
-    ping = ipv4.Repr(GUEST_IP, SLIRP_ADDRESSES[0], IpProtocol.ICMP, ident=0x0404,
-                     payload=icmp.Repr.echo_request(0x0404, 1, b"chapter 04").to_bytes())
-    dev.send(ethernet.Repr(dev.mac, gateway, EtherType.IPV4, ping.to_bytes()).to_bytes())
+    dev.send(icmp_echo_request(dev.mac, gateway, 1, b"chapter 04", ident=0x0404))
     echo = _wait(dev, lambda f: ethernet.Packet.new_checked(f).ethertype == EtherType.IPV4)
     first = replies[SLIRP_ADDRESSES[0]]
     return [(f"live ARP reply from {t} ({len(f)} bytes)", f) for t, f in replies.items()] + [
         (f"live ICMP echo reply from 10.0.2.2 (IPv4, {len(echo)} bytes)", echo),
-        ("our own ARP request who-has 10.0.2.2", who_has(dev.mac, SLIRP_ADDRESSES[0])),
+        ("our own ARP request who-has 10.0.2.2", arp_who_has(dev.mac, SLIRP_ADDRESSES[0])),
         ("the 10.0.2.2 reply cut to 30 bytes", first[:30]),
         ("a 10-byte runt (no whole Ethernet header)", first[:10]),
     ]

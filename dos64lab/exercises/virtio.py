@@ -10,9 +10,9 @@ import time
 from ..errors import Dos64LabError
 from ..hw.virtio import Feature, feature_names, open_transport
 from ..inspect import qemu_queue, qemu_status
+from ..wire.build import arp_who_has
 from .common import report
 
-ME = bytes.fromhex("525400123456")
 
 
 def check_negotiate(negotiate, machine) -> None:
@@ -70,8 +70,7 @@ def check_reap_used(reap_used, dev, machine) -> None:
     net, results = dev.net, []
     rx, qtest = net.rx, machine.qtest
     net.receive_batch()                           # start from a reaped ring
-    arp = (b"\xff" * 6 + ME + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1)
-           + ME + bytes([10, 0, 2, 15]) + bytes(6) + bytes([10, 0, 2, 2]))
+    arp = arp_who_has(net.mac)
     total = 0
     for k in (0, 3, rx.size - 1, rx.size // 2 + 1):
         k = min(k, rx.size)

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import weakref
 
@@ -57,6 +56,7 @@ class Machine:
         self.host_ports: dict = {}      # {"http": port, "telnet": port} on 127.0.0.1
         self.accel = None               # what QEMU really runs: "tcg" or "kvm"
         self.boot_seconds = None
+        self.nic_driver = None          # the Python driver holding the NIC (one at a time)
         self.tmpdir = None
         self._closed = False
         self._finalizer = None

@@ -34,11 +34,16 @@ class VirtioNetDevice:
 
     def __init__(self, machine, transport: str | None = None, queue_size: int | None = None,
                  features: int = 0):
+        holder = machine.nic_driver
+        if holder is not None and not holder.closed:
+            raise DeviceError(f"the NIC is already driven by {holder!r}: close it first "
+                              "(two drivers would reset the card under each other)")
         self.machine = machine
         kind = transport or machine.config.virtio
         self.dma = DmaAllocator.for_machine(machine)
         self.net = VirtioNet(open_transport(machine.qtest, kind), self.dma,
                              features=features, queue_size=queue_size)
+        machine.nic_driver = self
 
     # -- the Device protocol ------------------------------------------------
     @property
@@ -92,6 +97,8 @@ class VirtioNetDevice:
     def close(self) -> None:
         """Reset the card so it stops using guest RAM; later use raises DeviceError."""
         self.net.close()
+        if self.machine.nic_driver is self:
+            self.machine.nic_driver = None
 
     @property
     def closed(self) -> bool:

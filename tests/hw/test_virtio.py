@@ -297,3 +297,13 @@ def test_ring_picture_shows_the_live_indices(dev, m):
     wait_frames(dev, 1)
     view.update(dev.net.rx.snapshot())
     assert f"used.idx = {dev.net.rx.used_idx}" in view.widget.value != html
+
+
+def test_a_second_driver_on_the_same_nic_is_refused(m):
+    with VirtioNetDevice(m) as first:
+        with pytest.raises(DeviceError, match="already driven"):
+            VirtioNetDevice(m)
+        first.send(arp_who_has())                  # the first one was not disturbed
+        assert Ether(wait_frames(first, 1)[0])[ARP].op == 2
+    with VirtioNetDevice(m) as again:              # once closed, the NIC is free again
+        assert again.mac == first.mac

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from dos64lab.exercises import ExerciseFailed, check_arp_reply_parser
-from dos64lab.exercises.arp import who_has
+from dos64lab.wire.build import arp_who_has, icmp_echo_request
 from dos64lab.errors import ParseError
 from dos64lab.machine import Machine
 from dos64lab.phy import PcapTap, PcapWriter, read_pcap
@@ -32,9 +32,7 @@ PING_ID, PING_DATA, XID = 0x0404, b"dos64lab live test", 0x04C0FFEE
 
 
 def echo_request(mac) -> bytes:
-    ping = icmp.Repr.echo_request(PING_ID, 1, PING_DATA).to_bytes()
-    packet = ipv4.Repr(GUEST, GATEWAY, IpProtocol.ICMP, ping, ident=1).to_bytes()
-    return ethernet.Repr(mac, GATEWAY_MAC, EtherType.IPV4, packet).to_bytes()
+    return icmp_echo_request(mac, GATEWAY_MAC, 1, PING_DATA, ident=PING_ID)
 
 
 def dhcp_discover(mac) -> bytes:
@@ -64,7 +62,7 @@ def run_session(dev, requests) -> dict:
     return {kind: exchange(dev, build(dev.mac)) for kind, build in requests}
 
 
-SESSION = [("arp", lambda mac: who_has(mac, GATEWAY)), ("icmp", echo_request),
+SESSION = [("arp", lambda mac: arp_who_has(mac, GATEWAY)), ("icmp", echo_request),
            ("dhcp", dhcp_discover)]
 
 
