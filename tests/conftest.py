@@ -5,6 +5,8 @@ started is still running: "no orphans" is checked everywhere, not just once.
 """
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +15,12 @@ import pytest
 from dos64lab.machine import Machine
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def dos64lab(*args, timeout=60, **kwargs) -> subprocess.CompletedProcess:
+    """Run the `dos64lab` command as a user would; capture its output."""
+    return subprocess.run([sys.executable, "-m", "dos64lab.cli", *args],
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def qemu_children() -> set[int]:

@@ -3,11 +3,7 @@
 import json
 import subprocess
 import sys
-
-
-def dos64lab(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "dos64lab.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+from conftest import dos64lab
 
 
 def test_info_json_describes_the_machine():

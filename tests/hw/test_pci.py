@@ -1,8 +1,6 @@
 """PCI enumeration against a real QEMU, checked against QEMU's own view (QMP query-pci)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -10,6 +8,7 @@ from dos64lab.errors import DeviceError
 from dos64lab.hw import pci, pci_ids
 from dos64lab.hw.pci import COMMAND, ConfigSpace
 from dos64lab.machine import Machine
+from conftest import dos64lab
 
 BRIDGES = (  # a PCI-PCI bridge, a second bridge behind it, a device behind that; a PCIe root port
     "-device", "pci-bridge,chassis_nr=1,id=br1,bus=pcie.0,addr=0x5",
@@ -219,11 +218,6 @@ def test_pci_ids_parser_keeps_vendors_devices_and_classes(tmp_path):
     assert vendors == {0x1AF4: ("Red Hat, Inc.", {0x1000: "Virtio network device"}),
                        0x8086: ("Intel Corporation", {})}
     assert classes == {0x02: ("Network controller", {0x00: "Ethernet controller"})}
-
-
-def dos64lab(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "dos64lab.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_cli_pci_json():

@@ -1,15 +1,9 @@
 """`dos64lab virtio`, run as a user runs it."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def dos64lab(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "dos64lab.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+from conftest import dos64lab
 
 
 @pytest.mark.parametrize("flag, header, extra", [("--legacy", 10, "VIRTIO_F_ANY_LAYOUT"),

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from dos64lab.exercises import ExerciseFailed, check_arp_reply_parser
+from dos64lab.exercises.arp import _reference
 from dos64lab.wire.build import arp_who_has, icmp_echo_request
-from dos64lab.errors import ParseError
 from dos64lab.machine import Machine
 from dos64lab.phy import PcapTap, PcapWriter, read_pcap
 from dos64lab.phy.virtio import VirtioNetDevice
@@ -166,15 +166,7 @@ def test_field_view_agrees_with_scapy_on_the_live_reply(session):
 
 # -- the chapter 04 exercise --------------------------------------------------------------------
 
-def reference(frame):
-    try:
-        eth = ethernet.Repr.parse(frame)
-        if eth.ethertype != EtherType.ARP:
-            return None
-        reply = arp.Repr.parse(eth.payload)
-    except ParseError:
-        return None
-    return (reply.sender_ip, reply.sender_mac) if reply.operation == arp.Operation.REPLY else None
+reference = _reference       # the exercise's own right answer
 
 
 def ignores_operation(frame):
