@@ -34,7 +34,7 @@ elif [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' 2>/dev/nul
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
-  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | xargs)
   if [ "$(id -u)" -eq 0 ]; then SUDO=""
   elif command -v sudo >/dev/null 2>&1 && sudo -v 2>/dev/null; then SUDO="sudo"
   else die "missing Debian packages: $pkgs
