@@ -15,8 +15,6 @@ import threading
 
 from ..errors import MachineError, QtestError
 
-_WIDTH = {"b": 1, "w": 2, "l": 4, "q": 8}
-
 
 class Qtest:
     """A qtest connection over a connected socket.  Thread-safe."""
@@ -100,8 +98,3 @@ class Qtest:
     def close(self) -> None:
         self._sock.close()
 
-
-def access(qtest: Qtest, kind: str, width: int):
-    """``access(q, "in", 4)`` -> ``q.inl``: pick a typed accessor by width."""
-    suffix = {v: k for k, v in _WIDTH.items()}[width]
-    return getattr(qtest, kind + suffix)
