@@ -107,12 +107,21 @@ class ConfigSpace:
         self.qtest.outl(CONFIG_ADDRESS, config_address(self.bus, self.slot, self.function, offset))
         return CONFIG_DATA + (offset & 3)
 
-    def read8(self, offset: int) -> int: return self.qtest.inb(self._select(offset))
-    def read16(self, offset: int) -> int: return self.qtest.inw(self._select(offset))
-    def read32(self, offset: int) -> int: return self.qtest.inl(self._select(offset))
-    def write8(self, offset: int, value: int) -> None: self.qtest.outb(self._select(offset), value)
-    def write16(self, offset: int, value: int) -> None: self.qtest.outw(self._select(offset), value)
-    def write32(self, offset: int, value: int) -> None: self.qtest.outl(self._select(offset), value)
+    # select + access is one qtest transaction: another thread's select can't slip between
+    def _read(self, offset, width):
+        with self.qtest.transaction():
+            return getattr(self.qtest, "in" + width)(self._select(offset))
+
+    def _write(self, offset, width, value):
+        with self.qtest.transaction():
+            getattr(self.qtest, "out" + width)(self._select(offset), value)
+
+    def read8(self, offset: int) -> int: return self._read(offset, "b")
+    def read16(self, offset: int) -> int: return self._read(offset, "w")
+    def read32(self, offset: int) -> int: return self._read(offset, "l")
+    def write8(self, offset: int, value: int) -> None: self._write(offset, "b", value)
+    def write16(self, offset: int, value: int) -> None: self._write(offset, "w", value)
+    def write32(self, offset: int, value: int) -> None: self._write(offset, "l", value)
 
     def dump(self, size: int = 256) -> bytes:
         """The first ``size`` bytes, read a dword at a time (for hex dumps)."""

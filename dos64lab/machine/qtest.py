@@ -11,22 +11,39 @@ This is how the Python driver touches hardware, exactly as a kernel would with
 """
 
 import base64
+import contextlib
 import threading
 
 from ..errors import MachineError, QtestError
 
 
 class Qtest:
-    """A qtest connection over a connected socket.  Thread-safe."""
+    """A qtest connection over a connected socket.  Thread-safe.
+
+    Each command is one request/reply under the channel's lock, so threads never
+    see each other's replies.  Several commands that must not be interleaved with
+    another thread's (select a register, then read it) go inside ``transaction()``.
+    """
 
     def __init__(self, sock, timeout: float = 10.0):
         self._sock = sock
         self._sock.settimeout(timeout)
         self._buf = b""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()   # re-entrant: transactions hold it across commands
         self.round_trips = 0  # commands sent so far: the driver's cost meter
 
     # -- the protocol -----------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """Hold the channel for several commands: no other thread's command runs between.
+
+            with qtest.transaction():
+                qtest.outl(0xcf8, address)      # select ...
+                value = qtest.inl(0xcfc)        # ... and read, atomically
+        """
+        with self._lock:
+            yield self
+
     def command(self, line: str) -> str:
         """Send one command line, return what follows ``OK`` (or raise)."""
         with self._lock:
