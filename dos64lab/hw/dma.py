@@ -8,10 +8,12 @@ must sit at known physical addresses.  DOS64 leaves one region to the lab
 It is a first-fit allocator over a sorted list of free extents: small, predictable,
 easy to read.  ``free()`` merges neighbours back; ``reset()`` forgets everything
 (after a device reset nothing can point into the region any more).  Nothing here
-touches the guest: it is bookkeeping of addresses only.
+touches the guest: it is bookkeeping of addresses only.  One lock makes it safe to
+share between threads.
 """
 
 import logging
+import threading
 from dataclasses import dataclass
 
 from ..errors import Dos64LabError
@@ -44,6 +46,7 @@ class DmaAllocator:
         if base < 0 or size <= 0:
             raise ValueError(f"bad DMA region {base:#x} + {size:#x}")
         self.base, self.size = base, size
+        self._lock = threading.Lock()
         self.reset()
 
     @classmethod
@@ -53,6 +56,10 @@ class DmaAllocator:
 
     def reset(self) -> None:
         """Forget every allocation: the whole region is free again."""
+        with self._lock:
+            self._reset()
+
+    def _reset(self):
         self._free: list[tuple[int, int]] = [(self.base, self.base + self.size)]  # [start, end)
         self._used: dict[int, DmaRegion] = {}
 
@@ -62,6 +69,10 @@ class DmaAllocator:
             raise ValueError(f"DMA allocation of {size} bytes")
         if align <= 0 or align & (align - 1):
             raise ValueError(f"alignment {align} is not a power of two")
+        with self._lock:
+            return self._alloc(size, align, tag)
+
+    def _alloc(self, size, align, tag):
         for i, (start, end) in enumerate(self._free):
             addr = (start + align - 1) & ~(align - 1)
             if addr + size <= end:
@@ -77,6 +88,10 @@ class DmaAllocator:
 
     def free(self, region: DmaRegion) -> None:
         """Give an allocation back; neighbouring free extents merge."""
+        with self._lock:
+            self._free_region(region)
+
+    def _free_region(self, region):
         if self._used.get(region.addr) != region:
             raise DmaError(f"free of {region.addr:#x}: not an allocation of this allocator")
         del self._used[region.addr]

@@ -247,7 +247,14 @@ def size_bars(cfg: ConfigSpace, count: int = 6, keep_decoding: bool = False) -> 
     BAR holds all ones it would decode at a bogus address, so I/O and memory
     decoding are off meanwhile, then the command register is restored.  (Host
     bridges keep decoding, as Linux does: they are how the CPU reaches RAM.)
+    The whole window is one qtest transaction: no other thread reaches the device's
+    registers while its decoding is off.
     """
+    with cfg.qtest.transaction():
+        return _size_bars(cfg, count, keep_decoding)
+
+
+def _size_bars(cfg, count, keep_decoding):
     command = cfg.read16(COMMAND)
     if not keep_decoding:
         cfg.write16(COMMAND, command & ~(COMMAND_IO | COMMAND_MEMORY))
@@ -384,10 +391,11 @@ def enable(qtest, fn: PciFunction, io: bool = True, memory: bool = True,
     before the device may DMA to and from guest RAM (the virtqueues).
     """
     cfg = fn.config(qtest)
-    command = cfg.read16(COMMAND)
-    command |= (COMMAND_IO if io else 0) | (COMMAND_MEMORY if memory else 0) \
-        | (COMMAND_BUS_MASTER if bus_master else 0)
-    cfg.write16(COMMAND, command)
-    got = cfg.read16(COMMAND)
+    with qtest.transaction():                   # read-modify-write: nobody in between
+        command = cfg.read16(COMMAND)
+        command |= (COMMAND_IO if io else 0) | (COMMAND_MEMORY if memory else 0) \
+            | (COMMAND_BUS_MASTER if bus_master else 0)
+        cfg.write16(COMMAND, command)
+        got = cfg.read16(COMMAND)
     log.debug("%s: command %#06x", fn.bdf, got)
     return got

@@ -74,7 +74,8 @@ def read_rings(qtest, size: int, desc: int, avail: int, used: int) -> dict:
 def compare(net, machine) -> dict:
     """The driver's view beside QEMU's: ``{"agree": bool, "checks": [...]}``.
 
-    ``net`` is a ``hw.virtio.VirtioNet`` (or a ``phy.VirtioNetDevice``).  Ring indices
+    ``net`` is a ``hw.virtio.VirtioNet`` (or a ``phy.VirtioNetDevice``).  The driver's
+    own bookkeeping is checked too (``VirtioNet.consistency``).  Ring indices
     agree once the driver has reaped what the device returned (``flush()`` for TX,
     ``receive_batch()`` for RX), so call those first.
     """
@@ -92,4 +93,8 @@ def compare(net, machine) -> dict:
             (f"{name} in flight at the device", 0, q["inuse"]),
         ]
     rows = [{"what": w, "ours": o, "qemu": q, "agree": o == q} for w, o, q in checks]
+    # the driver can be wrong on its own: its free lists and buffers must add up
+    problems = net.consistency()
+    rows.append({"what": "driver bookkeeping (free lists, buffers)", "ours": problems or "ok",
+                 "qemu": "ok", "agree": not problems})
     return {"agree": all(r["agree"] for r in rows), "checks": rows}

@@ -34,16 +34,12 @@ class VirtioNetDevice:
 
     def __init__(self, machine, transport: str | None = None, queue_size: int | None = None,
                  features: int = 0):
-        holder = machine.nic_driver
-        if holder is not None and not holder.closed:
-            raise DeviceError(f"the NIC is already driven by {holder!r}: close it first "
-                              "(two drivers would reset the card under each other)")
         self.machine = machine
         kind = transport or machine.config.virtio
         self.dma = DmaAllocator.for_machine(machine)
+        # VirtioNet claims the card before resetting it: DeviceError if another driver holds it
         self.net = VirtioNet(open_transport(machine.qtest, kind), self.dma,
                              features=features, queue_size=queue_size)
-        machine.nic_driver = self
 
     # -- the Device protocol ------------------------------------------------
     @property
@@ -56,7 +52,7 @@ class VirtioNetDevice:
 
     def send(self, frame: bytes) -> None:
         """Queue one Ethernet frame (no FCS) for transmission."""
-        self.net.send_batch([frame])
+        self.net.send(frame)
 
     def receive(self) -> bytes | None:
         """The next received frame, or None at once when nothing waits."""
@@ -77,7 +73,7 @@ class VirtioNetDevice:
 
     @property
     def stats(self) -> dict:
-        """Counters: frames and bytes each way, kicks sent and suppressed."""
+        """Counters: frames and bytes each way, kicks sent and suppressed, RX ring ran dry."""
         n = self.net
         return {**n.stats, "tx_kicks": n.tx.kicks, "tx_kicks_suppressed": n.tx.kicks_suppressed,
                 "rx_kicks": n.rx.kicks, "rx_kicks_suppressed": n.rx.kicks_suppressed}
@@ -97,8 +93,6 @@ class VirtioNetDevice:
     def close(self) -> None:
         """Reset the card so it stops using guest RAM; later use raises DeviceError."""
         self.net.close()
-        if self.machine.nic_driver is self:
-            self.machine.nic_driver = None
 
     @property
     def closed(self) -> bool:

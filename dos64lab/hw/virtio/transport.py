@@ -12,10 +12,17 @@ Both share the initialisation sequence of §3.1.1, which lives in ``Transport``:
 reset -> ACKNOWLEDGE -> DRIVER -> features -> FEATURES_OK (modern: re-read, must stick)
 -> queues -> DRIVER_OK.  When the device (or the spec) refuses a step, a
 ``VirtioError`` says what was asked and what the status register held.
+
+One driver per device: a driver ``claim()``s the device before its first reset and
+``release()``s it when it closes; a reset through any other transport of the same
+device is refused while the claim is held, so nobody resets the card under a live
+driver.  The claim is one atomic check-and-set, safe between threads.
 """
 
 import logging
+import threading
 import time
+import weakref
 
 from ...errors import DeviceError
 from .features import Feature, Status, feature_names, status_names
@@ -43,18 +50,52 @@ class VirtioError(DeviceError):
         super().__init__("; ".join(parts))
 
 
+# qtest channel -> {device location: the driver holding it}; weak, so a forgotten
+# driver's claim ends with it (a closed one's at once: see Transport.holder)
+_claims: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_claims_lock = threading.Lock()
+
+
 class Transport:
-    """What a virtio driver needs from the bus.  Subclasses implement the registers."""
+    """What a virtio driver needs from the bus.  Subclasses implement the registers.
+
+    ``location`` names the device (its PCI bus/slot/function from ``open_transport``),
+    so that two transports of one device -- legacy and modern -- share one claim.
+    """
 
     kind = "?"
     #: feature bits this transport itself requires (modern: VIRTIO_F_VERSION_1)
     required_features = 0
 
-    def __init__(self, qtest):
+    def __init__(self, qtest, location):
         self.qtest = qtest
+        self.location = location
+        self.owner = None            # the driver that claimed the device through us
         self.negotiated = 0          # features after the handshake (driver's view)
         self.offered = 0             # device features read during the handshake
         self.driver_status = 0       # the status bits this driver has set (its own belief)
+
+    # -- one driver per device ------------------------------------------------
+    def holder(self):
+        """The live driver holding this device, or None."""
+        held = _claims.get(self.qtest, {}).get(self.location)
+        return None if held is None or getattr(held, "closed", False) else held
+
+    def claim(self, owner) -> None:
+        """Take the device for ``owner`` (atomic); DeviceError if another driver holds it."""
+        with _claims_lock:
+            held = self.holder()
+            if held is not None and held is not owner:
+                raise DeviceError(f"the NIC is already driven by {held!r}: close it first "
+                                  "(two drivers would reset the card under each other)")
+            _claims.setdefault(self.qtest, weakref.WeakValueDictionary())[self.location] = owner
+            self.owner = owner
+
+    def release(self, owner) -> None:
+        with _claims_lock:
+            table = _claims.get(self.qtest, {})
+            if table.get(self.location) is owner:
+                del table[self.location]
 
     # -- registers: implemented by each transport ---------------------------
     def read_status(self) -> int: raise NotImplementedError
@@ -72,6 +113,10 @@ class Transport:
     # -- the initialisation sequence (§3.1.1) --------------------------------
     def reset(self, timeout: float = 1.0) -> None:
         """Write 0 to the status register and wait until the device reads back 0."""
+        held = self.holder()
+        if held is not None and held is not self.owner:
+            raise DeviceError(f"the NIC is driven by {held!r}: close it before resetting "
+                              "the device through another transport")
         self.write_status(0)
         deadline = time.monotonic() + timeout
         while (status := self.read_status()) != 0:
@@ -169,8 +214,8 @@ class LegacyTransport(Transport):
     QUEUE_ALIGN = 4096                          # legacy ring layout alignment (§2.7.2 legacy)
     NUM_QUEUES = 3                              # virtio-net: rx, tx, ctrl (no register says so)
 
-    def __init__(self, qtest, io_base: int):
-        super().__init__(qtest)
+    def __init__(self, qtest, io_base: int, location=None):
+        super().__init__(qtest, location or f"io {io_base:#x}")
         self.io_base = io_base
 
     def read_status(self): return self.qtest.inb(self.io_base + self.STATUS)
@@ -194,8 +239,9 @@ class LegacyTransport(Transport):
         return Status.DRIVER
 
     def queue_max_size(self, index):
-        self.qtest.outw(self.io_base + self.QUEUE_SELECT, index)
-        return self.qtest.inw(self.io_base + self.QUEUE_SIZE)
+        with self.qtest.transaction():          # select, then read: nobody between
+            self.qtest.outw(self.io_base + self.QUEUE_SELECT, index)
+            return self.qtest.inw(self.io_base + self.QUEUE_SIZE)
 
     def _setup_queue(self, index, size, desc, avail, used):
         device_size = self.queue_max_size(index)
@@ -241,8 +287,8 @@ class ModernTransport(Transport):
     QUEUE_DEVICE = 0x30                 # le64: the used ring
 
     def __init__(self, qtest, *, common: int, notify: int, notify_off_multiplier: int,
-                 isr: int, device: int):
-        super().__init__(qtest)
+                 isr: int, device: int, location=None):
+        super().__init__(qtest, location or f"common {common:#x}")
         self.common, self.notify_base, self.isr, self.device = common, notify, isr, device
         self.notify_off_multiplier = notify_off_multiplier
         self._notify_addr: dict[int, int] = {}
@@ -266,23 +312,32 @@ class ModernTransport(Transport):
     def read_isr(self): return self.qtest.readb(self.isr)
     def num_queues(self): return self._read(self.NUM_QUEUES)
 
+    # Registers behind a select register are read and written in qtest transactions:
+    # another thread's select cannot slip between ours and the access.
     def device_features(self):
         bits = 0
-        for word in (0, 1):
-            self._write(self.DEVICE_FEATURE_SELECT, word)
-            bits |= self._read(self.DEVICE_FEATURE) << (32 * word)
+        with self.qtest.transaction():
+            for word in (0, 1):
+                self._write(self.DEVICE_FEATURE_SELECT, word)
+                bits |= self._read(self.DEVICE_FEATURE) << (32 * word)
         return bits
 
     def write_driver_features(self, bits):
-        for word in (0, 1):
-            self._write(self.DRIVER_FEATURE_SELECT, word)
-            self._write(self.DRIVER_FEATURE, bits >> (32 * word) & 0xFFFFFFFF)
+        with self.qtest.transaction():
+            for word in (0, 1):
+                self._write(self.DRIVER_FEATURE_SELECT, word)
+                self._write(self.DRIVER_FEATURE, bits >> (32 * word) & 0xFFFFFFFF)
 
     def queue_max_size(self, index):
-        self._write(self.QUEUE_SELECT, index)
-        return self._read(self.QUEUE_SIZE)
+        with self.qtest.transaction():
+            self._write(self.QUEUE_SELECT, index)
+            return self._read(self.QUEUE_SIZE)
 
     def _setup_queue(self, index, size, desc, avail, used):
+        with self.qtest.transaction():
+            self._setup_selected_queue(index, size, desc, avail, used)
+
+    def _setup_selected_queue(self, index, size, desc, avail, used):
         maximum = self.queue_max_size(index)            # also selects the queue
         asked = f"queue {index}: size {size}"
         if not 0 < size <= maximum or size & (size - 1):
@@ -339,7 +394,7 @@ def open_transport(qtest, kind: str | None = None, *, vendor: int = 0x1AF4) -> T
         if not io_bars:
             raise DeviceError(f"{fn.vendor:04x}:{fn.device:04x} has no I/O BAR: it is a "
                               "modern-only device (disable-legacy=on); use the modern transport")
-        return LegacyTransport(qtest, io_bars[0].address)
+        return LegacyTransport(qtest, io_bars[0].address, location=fn.bdf)
     if kind != "modern":
         raise ValueError(f"transport {kind!r}: expected legacy, modern or None")
 
@@ -349,4 +404,4 @@ def open_transport(qtest, kind: str | None = None, *, vendor: int = 0x1AF4) -> T
 
     return ModernTransport(qtest, common=where("common"), notify=where("notify"),
                            notify_off_multiplier=fn.virtio_cap("notify").data["notify_off_multiplier"],
-                           isr=where("isr"), device=where("device"))
+                           isr=where("isr"), device=where("device"), location=fn.bdf)

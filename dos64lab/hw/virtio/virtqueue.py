@@ -204,6 +204,37 @@ class Virtqueue:
         token, self.tokens[head] = self.tokens[head], None
         return token
 
+    def consistency(self) -> list[str]:
+        """What is wrong with this ring's driver-side bookkeeping ([] when all is well).
+
+        The free list, followed from free_head, must visit exactly num_free distinct
+        descriptors; the heads with a token must account for every other descriptor.
+        """
+        problems, seen, i = [], set(), self.free_head
+        for _ in range(self.num_free):
+            if not 0 <= i < self.size or i in seen:
+                problems.append(f"queue {self.index}: free list broken at descriptor {i} "
+                                f"after {len(seen)} of num_free={self.num_free}")
+                break
+            seen.add(i)
+            i = self.desc[i][3]
+        held = heads = 0
+        for head, token in enumerate(self.tokens):
+            if token is not None:
+                n, j, heads = 1, head, heads + 1
+                while self.desc[j][2] & VRING_DESC_F_NEXT and n <= self.size:
+                    j, n = self.desc[j][3], n + 1
+                held += n
+                if head in seen:
+                    problems.append(f"queue {self.index}: descriptor {head} is both free and in flight")
+        if held + self.num_free != self.size:
+            problems.append(f"queue {self.index}: {held} descriptors in flight + num_free "
+                            f"{self.num_free} != size {self.size}")
+        if (self.avail_idx - self.last_used_idx) & 0xFFFF != heads:
+            problems.append(f"queue {self.index}: avail.idx {self.avail_idx} - last_used_idx "
+                            f"{self.last_used_idx} != {heads} buffers in flight")
+        return problems
+
     @property
     def in_flight(self) -> int:
         """Descriptors the device holds (added, not yet reaped)."""
