@@ -6,11 +6,15 @@ decoded; other types keep their data raw.  Names are dotted strings without
 the final dot (the root is ``""``).
 
 Name compression (RFC 1035 section 4.1.4) is read and written.  Reading is
-loop-safe: a compression pointer must point *before* the labels that led to
-it, so every jump goes backwards and the walk ends; a name longer than 255
-bytes is refused.  Caveat: raw data of other types (MX, SOA, ...) may contain
-compressed names that point into the original message; they are kept as
-received, so such records only re-emit correctly at their original offsets.
+loop-safe and bounded, so a hostile message cannot make parsing slow: a
+compression pointer must point *before* the labels that led to it (every jump
+goes backwards, the walk ends), a name follows at most ``MAX_POINTERS``
+pointers and is at most 255 bytes long, and a whole message may read at most
+``MAX_WORK`` labels and pointers *through* pointers (without that, 64 KB of
+names each following a long chain took seconds).  Caveat: raw data of other
+types (MX, SOA, ...) may contain compressed names that point into the original
+message; they are kept as received, so such records only re-emit correctly at
+their original offsets.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ ID, FLAGS, QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT = 0, 2, 4, 6, 8, 10
 HEADER_LEN = 12
 MAX_NAME_LEN = 255     # wire bytes, length octets and the final zero included
 POINTER = 0xC0
+MAX_POINTERS = 128     # per name; like resolvers, far more than a real name needs
+MAX_WORK = 16384       # per message: labels and pointers read through pointers (a full
+                       # frame of records all naming one 255-byte name needs ~10000)
 
 
 class Packet(PacketView):
@@ -112,63 +119,82 @@ class Record:
 
 def read_name(msg: bytes, pos: int) -> tuple[str, int]:
     """The name at ``msg[pos:]`` and the offset just after it (after the first pointer)."""
-    labels, wire_len, end, segment_start = [], 1, None, pos
-    while True:
-        if pos >= len(msg):
-            raise ParseError("dns", "name", "runs past the end")
-        n = msg[pos]
-        if n & POINTER == POINTER:
-            if pos + 1 >= len(msg):
-                raise ParseError("dns", "name", "runs past the end")
-            target = (n & 0x3F) << 8 | msg[pos + 1]
-            if target >= segment_start:
-                raise ParseError("dns", "name", f"compression pointer to {target} does not point back")
-            if end is None:
-                end = pos + 2
-            pos = segment_start = target
-            continue
-        if n & POINTER:
-            raise ParseError("dns", "name", f"label type {n >> 6:#x}")
-        if n == 0:
-            return ".".join(labels), end if end is not None else pos + 1
-        label = msg[pos + 1:pos + 1 + n]
-        wire_len += 1 + n
-        if len(label) < n:
-            raise ParseError("dns", "name", "runs past the end")
-        if wire_len > MAX_NAME_LEN:
-            raise ParseError("dns", "name", f"longer than {MAX_NAME_LEN} bytes")
-        if b"." in label:
-            raise ParseError("dns", "name", "a label contains '.'")
-        labels.append(label.decode("latin-1"))
-        pos += 1 + n
-
-
-def _read_data(msg: bytes, type_: int, start: int, end: int):
-    raw = msg[start:end]
-    if type_ == Type.A or type_ == Type.AAAA:
-        size, kind = (4, IPv4Address) if type_ == Type.A else (16, IPv6Address)
-        if len(raw) != size:
-            raise ParseError("dns", "rdata", f"{Type(type_).name} needs {size} bytes, got {len(raw)}")
-        return kind(raw)
-    if type_ in (Type.CNAME, Type.NS, Type.PTR):
-        name, after = read_name(msg, start)
-        if after != end:
-            raise ParseError("dns", "rdata", "name does not fill the record data")
-        return name
-    if type_ == Type.TXT:
-        strings, i = [], 0
-        while i < len(raw):
-            if i + 1 + raw[i] > len(raw):
-                raise ParseError("dns", "rdata", "TXT string runs past the end")
-            strings.append(raw[i + 1:i + 1 + raw[i]])
-            i += 1 + raw[i]
-        return tuple(strings)
-    return raw
+    return _Reader(msg).name(pos)
 
 
 class _Reader:
+    """Reads a message front to back, counting the work compression makes it do."""
+
     def __init__(self, msg: bytes):
         self.msg, self.pos = msg, HEADER_LEN
+        self.work = 0            # labels and pointers read through pointers, whole message
+
+    def name(self, pos: int) -> tuple[str, int]:
+        """The name at ``msg[pos:]`` and the offset just after it (after the first pointer)."""
+        msg = self.msg
+        labels, wire_len, end, segment_start, pointers = [], 1, None, pos, 0
+        while True:
+            if pos >= len(msg):
+                raise ParseError("dns", "name", "runs past the end")
+            if end is not None:              # reading again what another name points at
+                self.work += 1
+                if self.work > MAX_WORK:
+                    raise ParseError("dns", "names", f"more than {MAX_WORK} labels and "
+                                     "pointers read through pointers in one message")
+            n = msg[pos]
+            if n & POINTER == POINTER:
+                # RFC 1035 §4.1.4: two top bits set, a pointer: the rest of the name is
+                # at the 14-bit offset.  It must point back, before the labels that led
+                # here, so the walk ends; and at most MAX_POINTERS per name, so it is short.
+                if pos + 1 >= len(msg):
+                    raise ParseError("dns", "name", "runs past the end")
+                target = (n & 0x3F) << 8 | msg[pos + 1]
+                if target >= segment_start:
+                    raise ParseError("dns", "name", f"compression pointer to {target} does not point back")
+                pointers += 1
+                if pointers > MAX_POINTERS:
+                    raise ParseError("dns", "name", f"more than {MAX_POINTERS} compression pointers")
+                if end is None:
+                    end = pos + 2
+                pos = segment_start = target
+                continue
+            if n & POINTER:
+                raise ParseError("dns", "name", f"label type {n >> 6:#x}")
+            if n == 0:
+                return ".".join(labels), end if end is not None else pos + 1
+            label = msg[pos + 1:pos + 1 + n]
+            wire_len += 1 + n
+            if len(label) < n:
+                raise ParseError("dns", "name", "runs past the end")
+            if wire_len > MAX_NAME_LEN:
+                raise ParseError("dns", "name", f"longer than {MAX_NAME_LEN} bytes")
+            if b"." in label:
+                raise ParseError("dns", "name", "a label contains '.'")
+            labels.append(label.decode("latin-1"))
+            pos += 1 + n
+
+    def data(self, type_: int, start: int, end: int):
+        """The record data at ``msg[start:end]``, decoded for the types we know."""
+        raw = self.msg[start:end]
+        if type_ == Type.A or type_ == Type.AAAA:
+            size, kind = (4, IPv4Address) if type_ == Type.A else (16, IPv6Address)
+            if len(raw) != size:
+                raise ParseError("dns", "rdata", f"{Type(type_).name} needs {size} bytes, got {len(raw)}")
+            return kind(raw)
+        if type_ in (Type.CNAME, Type.NS, Type.PTR):
+            name, after = self.name(start)
+            if after != end:
+                raise ParseError("dns", "rdata", "name does not fill the record data")
+            return name
+        if type_ == Type.TXT:
+            strings, i = [], 0
+            while i < len(raw):
+                if i + 1 + raw[i] > len(raw):
+                    raise ParseError("dns", "rdata", "TXT string runs past the end")
+                strings.append(raw[i + 1:i + 1 + raw[i]])
+                i += 1 + raw[i]
+            return tuple(strings)
+        return raw
 
     def fixed(self, fmt: str, what: str):
         size = struct.calcsize(fmt)
@@ -179,17 +205,17 @@ class _Reader:
         return values
 
     def question(self) -> Question:
-        name, self.pos = read_name(self.msg, self.pos)
+        name, self.pos = self.name(self.pos)
         type_, cls = self.fixed("!HH", "question")
         return Question(name, known(Type, type_), known(Class, cls))
 
     def record(self) -> Record:
-        name, self.pos = read_name(self.msg, self.pos)
+        name, self.pos = self.name(self.pos)
         type_, cls, ttl, length = self.fixed("!HHIH", "record")
         start, self.pos = self.pos, self.pos + length
         if self.pos > len(self.msg):
             raise ParseError("dns", "rdata", "runs past the end")
-        return Record(name, known(Type, type_), ttl, _read_data(self.msg, type_, start, self.pos),
+        return Record(name, known(Type, type_), ttl, self.data(type_, start, self.pos),
                       known(Class, cls))
 
 

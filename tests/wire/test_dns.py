@@ -1,6 +1,9 @@
 """dns: the four canonical tests (deconstruct, construct, parse, emit) on a fixture
-frame, round trips, scapy cross-checks both ways, and fuzzing."""
+frame, round trips, scapy cross-checks both ways, fuzzing, and hostile compression
+(pointer chains that once made parsing quadratic)."""
 
+import struct
+import time
 from ipaddress import IPv4Address, IPv6Address
 
 import pytest
@@ -9,7 +12,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR, dns_compress
 
 from dos64lab.errors import ParseError
 from dos64lab.wire.dns import Flags, Packet, Question, Rcode, Record, Repr, Type, read_name
-from .layers import fuzz_tests, layer
+from .layers import FUZZ_EXAMPLES, fuzz_tests, layer, parse_then_emit
 
 QUERY, _ = layer("dns_query", 3)
 ANSWER, _ = layer("dns_answer", 3)
@@ -113,3 +116,91 @@ def test_scapy_reads_our_bytes():
 test_fuzz_random_bytes, test_fuzz_mutated_frames = fuzz_tests(
     Repr.parse, [QUERY, ANSWER],
     random=st.binary(max_size=96).map(lambda tail: bytes.fromhex("beef818000020003") + tail))
+
+
+# -- hostile compression ---------------------------------------------------------------------
+
+LONGEST_NAME = b"\x01a" * 127 + b"\x00"          # 255 bytes on the wire: 127 labels
+
+
+def chained_message(hops: int, size: int = 65507, bottom: bytes = LONGEST_NAME) -> bytes:
+    """The costliest DNS message we know how to build, ``size`` bytes long (65507 fills
+    a UDP datagram).  Question 0 has the name ``bottom``.  Behind it, a chain of
+    compression pointers, each pointing at the one before: the name, type and class of
+    the next questions are all pointers.  Then questions whose names follow ``hops``
+    pointers down the chain (``hops=0``: root names, no pointer), until the message is full."""
+    out = bytearray(12) + bottom + b"\x00\x01\x00\x01"
+    depth, questions = [12], 1       # depth[d]: an offset whose name follows d pointers
+    while len(depth) < hops:         # a question made of three links of the chain
+        at = len(out)
+        for i in range(3):
+            out += struct.pack("!H", 0xC000 | depth[-1])
+            depth.append(at + 2 * i)
+        questions += 1
+    assert depth[hops - 1] < 0x4000, "a pointer holds 14 bits"
+    filler = struct.pack("!HHH", 0xC000 | depth[hops - 1], 1, 1) if hops else b"\x00\x00\x01\x00\x01"
+    fillers = max(0, (size - len(out)) // len(filler))
+    out += filler * fillers
+    struct.pack_into("!HHH", out, 0, 0x1BAD, 0, questions + fillers)
+    return bytes(out)
+
+
+def test_chained_message_is_what_it_says():
+    msg = chained_message(5, size=400, bottom=b"\x01a\x00")
+    assert len(msg) == 400 - (400 - 19) % 6
+    assert read_name(msg, len(msg) - 6) == ("a", len(msg) - 4)          # a filler
+    assert len(Repr.parse(msg).questions) == Packet(msg).qdcount == 1 + (400 - 19) // 6
+
+
+@pytest.mark.parametrize("hops", [1, 128])
+def test_a_name_may_follow_128_pointers(hops):
+    msg = chained_message(hops, size=700)
+    assert {q.name for q in Repr.parse(msg).questions[-5:]} == {".".join("a" * 127)}
+
+
+def test_a_name_following_129_pointers_is_refused():
+    with pytest.raises(ParseError, match="more than 128 compression pointers"):
+        Repr.parse(chained_message(129, size=700))
+
+
+@pytest.mark.parametrize("hops, reason", [
+    (8000, "more than 128 compression pointers"),     # the deepest chain 14 bits allow
+    (128, "more than 16384 labels and pointers"),     # as deep as allowed, 255-byte names
+])
+def test_hostile_64k_message_is_refused_quickly(hops, reason):
+    """Each name following a long chain once made parsing quadratic: seconds for 64 KB.
+    Now the walk per name and per message is bounded (benchmarks/bench_wire.py: ms)."""
+    msg = chained_message(hops)
+    t0 = time.perf_counter()
+    with pytest.raises(ParseError, match=reason):
+        Repr.parse(msg)
+    assert time.perf_counter() - t0 < 0.5          # generous: the bound makes it ~ms
+
+
+def test_the_work_bound_leaves_honest_messages_alone():
+    """Names read in place cost nothing against the bound; a full frame of records all
+    compressed against the longest name stays well inside it."""
+    uncompressed = struct.pack("!6H", 1, 0, 252, 0, 0, 0) + (LONGEST_NAME + b"\x00\x01\x00\x01") * 252
+    assert len(uncompressed) > 65000 and len(Repr.parse(uncompressed).questions) == 252
+    name = ".".join("a" * 127)
+    full_frame = Repr(1, Flags.QR, (Question(name),),
+                      tuple(Record(name, Type.A, 1, IPv4Address(i)) for i in range(75)))
+    assert len(full_frame.to_bytes()) <= 1472 and Repr.parse(full_frame.to_bytes()) == full_frame
+
+
+@st.composite
+def hostile_messages(draw):
+    """A pointer chain of random depth below random names, then cut or altered."""
+    labels = draw(st.lists(st.integers(1, 63), max_size=10))
+    bottom = b"".join(bytes([n]) + b"a" * n for n in labels) + b"\x00"
+    msg = bytearray(chained_message(draw(st.integers(0, 140)), bottom=bottom,
+                                    size=draw(st.integers(len(bottom) + 16, 3000))))
+    for _ in range(draw(st.integers(0, 3))):
+        msg[draw(st.integers(0, len(msg) - 1))] = draw(st.integers(0, 255))
+    return bytes(msg[:draw(st.integers(0, len(msg)))])
+
+
+@settings(max_examples=FUZZ_EXAMPLES // 5, deadline=None)
+@given(hostile_messages())
+def test_fuzz_hostile_compression(data):
+    parse_then_emit(Repr.parse, data)
