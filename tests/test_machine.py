@@ -4,10 +4,12 @@ import asyncio
 import re
 import socket
 import threading
+import time
 
 import pytest
 
 from dos64lab import LaunchError, MachineError
+from dos64lab.errors import PanicError
 from dos64lab.machine import Machine, live_machines
 
 
@@ -66,6 +68,22 @@ def test_panic_prints_a_register_dump_and_halts():
         assert "PANIC" in dump
         assert m.is_running()                   # halted, not exited
     assert not m.is_running()
+
+
+def test_run_stops_at_once_on_a_panic_with_the_register_dump():
+    with Machine() as m:
+        t0 = time.monotonic()
+        with pytest.raises(PanicError) as info:
+            m.run("PANIC", timeout=20)
+        assert time.monotonic() - t0 < 5, "run() waited for a prompt that never comes"
+        report = str(info.value)
+        assert "PANIC: page fault at address 0x100000000" in report
+        assert re.search(r"CR2=0x0*100000000", report) and re.search(r"RIP=0x[0-9a-f]+", report)
+        assert "System halted." in report
+        t0 = time.monotonic()
+        with pytest.raises(PanicError):             # the machine stays halted: again at once
+            m.run("VER", timeout=20)
+        assert time.monotonic() - t0 < 5
 
 
 def test_exit_command_ends_qemu():

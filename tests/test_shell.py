@@ -4,6 +4,11 @@ import random
 import re
 import time
 
+import pytest
+
+from dos64lab.errors import ArgumentError
+from dos64lab.machine import Machine
+
 
 COMMANDS = ["HELP", "VER", "MEM", "PCI", "UPTIME", "ECHO", "CLS", "CMDLINE", "PANIC", "EXIT"]
 
@@ -92,3 +97,27 @@ def test_telnet_style_line_ends_count_once(machine):
     c.expect(r"\r\none\r\nC:\\>")
     c.expect(r"\r\ntwo\r\n")
     assert machine.run("ECHO three") == "three"   # no empty command in between
+
+
+def test_a_half_typed_line_never_changes_the_next_answer(machine):
+    machine.console.send("ECHO junk")             # typed, Enter never pressed
+    assert machine.run("VER").startswith("DOS64 Version")
+    machine.console.send(b"X" * 300)              # longer than the shell's line
+    assert machine.run("ECHO exact") == "exact"
+
+
+def test_run_after_a_flood_answers_exactly():
+    rng = random.Random(7)
+    with Machine() as m:
+        ver = m.run("VER")
+        m.console.send(bytes(rng.randrange(256) for _ in range(100_000)))
+        m.console.send(b"ECHO tail without a line end")
+        assert m.run("VER", timeout=30) == ver
+        assert m.run("ECHO clean") == "clean"
+
+
+@pytest.mark.parametrize("command", ["ECHO a\rVER", "ECHO \x1b[2J", "ECHO " + "x" * 200])
+def test_a_command_the_shell_cannot_take_is_refused(machine, command):
+    with pytest.raises(ArgumentError, match="command="):
+        machine.run(command)
+    assert machine.run("ECHO ok") == "ok"
