@@ -3,7 +3,11 @@
 For each fixture frame (tests/fixtures/frames.py): microseconds per packet to
 parse every layer into Reprs and to emit it again from them (checksums
 included), against scapy dissecting (``Ether(raw)``) and building (``bytes(pkt)``
-with its checksums and lengths deleted, so it computes them too).
+with its checksums and lengths deleted, so it computes them too).  Then the
+hostile DNS messages (64 KB of names following compression pointer chains,
+tests/wire/test_dns.py): milliseconds for ``dns.Repr.parse`` to refuse or parse
+each; the goal is at most 10 ms to refuse one.  A message that parses costs what
+its records cost: the last row, no pointers at all, is the floor.
 Figures are printed, never asserted.
 
     python benchmarks/bench_wire.py [--quick]
@@ -12,6 +16,7 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import struct
 import sys
 import timeit
 from pathlib import Path
@@ -22,7 +27,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from scapy.layers import dhcp, dns, inet  # noqa: E402,F401  (registers the layer bindings)
 from scapy.layers.l2 import Ether  # noqa: E402
 
+from dos64lab.errors import ParseError  # noqa: E402
+from dos64lab.wire import dns as dos64lab_dns  # noqa: E402
 from wire.layers import FRAMES, decode, encode, frame  # noqa: E402  (tests/wire/layers.py)
+from wire.test_dns import chained_message  # noqa: E402
 
 
 def per_call_us(fn, budget: float, repeat: int) -> float:
@@ -69,8 +77,42 @@ def main(argv=None) -> int:
               f"{scapy_parse / ours_parse:>5.1f} | {ours_emit:>8.1f} {scapy_build:>8.1f} "
               f"{scapy_build / ours_emit:>5.1f}")
     print("\n× = scapy time / dos64lab time (above 1: dos64lab is faster)")
+    hostile_dns(budget, repeat)
     print(f"Python {sys.version.split()[0]}")
     return 0
+
+
+def parse_dns(raw: bytes) -> str:
+    try:
+        return f"parsed, {len(dos64lab_dns.Repr.parse(raw).questions)} questions"
+    except ParseError as err:
+        return f"refused: {err.reason}"
+
+
+def worst_that_parses() -> bytes:
+    """As many 128-pointer, 255-byte names as the work bound lets through, then
+    root names (one byte each, the cheapest question) up to 64 KB."""
+    size = 300
+    while parse_dns(chained_message(128, size=size + 6)).startswith("parsed"):
+        size += 6
+    msg = bytearray(chained_message(128, size=size))
+    roots = (65507 - len(msg)) // 5
+    struct.pack_into("!H", msg, 4, struct.unpack_from("!H", msg, 4)[0] + roots)
+    return bytes(msg) + b"\x00\x00\x01\x00\x01" * roots
+
+
+def hostile_dns(budget: float, repeat: int) -> None:
+    print(f"\n{'hostile DNS message':<46} {'bytes':>5} | {'parse ms':>8} | outcome")
+    print("-" * 110)
+    for what, raw in [
+        ("chain 8000 pointers deep (as 14 bits allow)", chained_message(8000)),
+        ("names 128 pointers deep, 255 bytes long", chained_message(128)),
+        ("names 1 pointer to a 255-byte name", chained_message(1)),
+        ("worst that parses: deep names, then root names", worst_that_parses()),
+        ("no pointers: 13099 root names (linear floor)", chained_message(0, bottom=b"\x00")),
+    ]:
+        ms = per_call_us(lambda: parse_dns(raw), budget, repeat) / 1000
+        print(f"{what:<46} {len(raw):>5} | {ms:>8.2f} | {parse_dns(raw)}")
 
 
 if __name__ == "__main__":
