@@ -107,6 +107,34 @@ def test_close_is_idempotent_and_frees_the_machine():
     assert pid not in [x.pid for x in live_machines()]
 
 
+USES = {   # every way to use a machine
+    "run": lambda m: m.run("VER"),
+    "wait": lambda m: m.wait(1),
+    "qtest": lambda m: m.qtest.inb(0x80),
+    "qmp": lambda m: m.qmp.execute("query-status"),
+    "console": lambda m: m.console.transcript,
+    "dma_region": lambda m: m.dma_region,
+}
+
+
+@pytest.mark.parametrize("use", USES.values(), ids=USES.keys())
+def test_a_machine_never_started_says_so(use):
+    m = Machine()
+    with pytest.raises(MachineError, match=r"not started: call start\(\)"):
+        use(m)
+    m.close()                                   # still safe, and still idempotent
+    m.close()
+
+
+def test_a_closed_machine_says_so():
+    m = Machine().start()
+    m.close()
+    for name, use in USES.items():
+        with pytest.raises(MachineError, match="machine was closed"):
+            use(m)
+            pytest.fail(f"{name} worked on a closed machine")
+
+
 def test_missing_kernel_is_a_launch_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DOS64_KERNEL", str(tmp_path / "nope.elf"))
     with pytest.raises(LaunchError, match="nope.elf"):

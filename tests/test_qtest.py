@@ -2,12 +2,16 @@
 
 QEMU's qtest server asserts on what it cannot parse (a port above 0xffff, a
 number wider than 64 bits, ``read`` of 0 bytes) and aborts the whole machine.
-The typed methods check every argument first.
+The typed methods check every argument first; when QEMU does die, the error
+says how (exit status, QEMU's last stderr lines).
 """
+
+import signal
 
 import pytest
 
-from dos64lab.errors import ArgumentError, Dos64LabError
+from dos64lab.errors import ArgumentError, Dos64LabError, MachineError
+from dos64lab.machine import Machine
 from dos64lab.machine.qtest import MAX_TRANSFER
 
 TOP = 1 << 64
@@ -63,3 +67,17 @@ def test_edges_of_the_ranges_are_accepted(machine):
     q.write(base, memoryview(bytearray(b"xyz")))        # any bytes-like object
     assert q.read(base, 3) == b"xyz"
 
+
+def test_when_qemu_dies_every_channel_says_how():
+    with Machine() as m:
+        with pytest.raises(MachineError) as info:
+            m.qtest.command("inb 0x10000")              # the raw line is not checked: QEMU aborts
+        err = info.value
+        assert err.returncode == -signal.SIGABRT
+        assert "addr <= 0xffff" in err.stderr           # QEMU's own assertion message
+        assert "addr <= 0xffff" in str(err) and "SIGABRT" in str(err)
+        with pytest.raises(MachineError, match=r"addr <= 0xffff") as info:
+            m.run("VER")
+        assert info.value.returncode == -signal.SIGABRT
+        with pytest.raises(MachineError, match=r"addr <= 0xffff"):
+            m.qmp.execute("query-status")

@@ -6,6 +6,10 @@ it; ``close()`` is idempotent and also runs from ``with``, a finalizer and
 ``atexit``.  QEMU runs in its own session, so Jupyter's "Interrupt" (SIGINT to
 the kernel's process group) does not reach it, and it is started with
 PR_SET_PDEATHSIG so that it dies with the Python process, even on SIGKILL.
+
+A machine is used between ``start()`` and ``close()``: before or after, every
+method and channel raises ``MachineError`` saying which.  When QEMU dies under
+a channel, the error (``QemuExitedError``) carries its exit status and stderr.
 """
 
 import atexit
@@ -21,7 +25,7 @@ import tempfile
 import time
 import weakref
 
-from ..errors import LaunchError, MachineError
+from ..errors import LaunchError, MachineError, QemuExitedError
 from . import _io
 from .config import GUEST_PORTS, VIRTIO_PATH, MachineConfig
 from .console import SerialConsole
@@ -49,9 +53,9 @@ class Machine:
         self.config = MachineConfig(**config)
         self.argv: list[str] = []
         self.proc: subprocess.Popen | None = None
-        self.qmp: QMP | None = None
-        self.qtest: Qtest | None = None
-        self.console: SerialConsole | None = None
+        self._qmp: QMP | None = None
+        self._qtest: Qtest | None = None
+        self._console: SerialConsole | None = None
         self.kernel_info: dict = {}     # the key=value pairs of DOS64's ready line
         self.host_ports: dict = {}      # {"http": port, "telnet": port} on 127.0.0.1
         self.accel = None               # what QEMU really runs: "tcg" or "kvm"
@@ -86,18 +90,19 @@ class Machine:
         _live.add(self)
         self._finalizer = weakref.finalize(self, _kill, self.proc, self.tmpdir)
         (qmp_sock, _), (qtest_sock, _), (con_sock, _) = pairs
-        self.console = SerialConsole(con_sock)
-        self.qtest = Qtest(qtest_sock)
+        dead = _death_reporter(self.proc, self._stderr.name)
+        self._console = SerialConsole(con_sock, on_dead=dead)
+        self._qtest = Qtest(qtest_sock, on_dead=dead)
         try:
-            self.qmp = QMP(qmp_sock, name=f"dos64lab-{self.proc.pid}")
-            ready = self.console.expect(_READY, timeout)
+            self._qmp = QMP(qmp_sock, name=f"dos64lab-{self.proc.pid}", on_dead=dead)
+            ready = self._console.expect(_READY, timeout)
             if ready.group(1) is None:
                 raise MachineError("DOS64 panicked while booting")
         except Exception as err:
             self._launch_failed(err)
         self.kernel_info = dict(kv.split("=", 1) for kv in ready.group(1).decode().split())
         self.host_ports = self._read_hostfwd() if self.config.hostfwd else {}
-        self.accel = "kvm" if self.qmp.execute("query-kvm")["enabled"] else "tcg"
+        self.accel = "kvm" if self._qmp.execute("query-kvm")["enabled"] else "tcg"
         self.boot_seconds = time.monotonic() - t0
         log.info("machine %d ready in %.2f s (%s)", self.proc.pid, self.boot_seconds, self.accel)
         return self
@@ -119,7 +124,7 @@ class Machine:
             code = self.proc.wait(2)
         except subprocess.TimeoutExpired:
             code = None
-        console = self.console.transcript
+        console = self._console.transcript
         self._stderr.seek(0)
         stderr = self._stderr.read().decode(errors="replace")
         self.close()
@@ -130,12 +135,37 @@ class Machine:
 
     def _read_hostfwd(self) -> dict:
         # No QMP query returns hostfwd ports; HMP `info usernet` lists them.
-        table = self.qmp.hmp("info usernet")
+        table = self._qmp.hmp("info usernet")
         found = {int(g): int(h) for h, g in
                  re.findall(r"TCP\[HOST_FORWARD\]\s+\d+\s+\S+\s+(\d+)\s+\S+\s+(\d+)", table)}
         return {name: found[port] for name, port in GUEST_PORTS.items() if port in found}
 
     # -- using --------------------------------------------------------------
+    def _require_started(self) -> None:
+        """Raise MachineError unless start() ran and close() did not."""
+        if self.proc is None:
+            raise MachineError("machine not started: call start() or use `with Machine() as m`")
+        if self._closed:
+            raise MachineError("machine was closed: make a new Machine")
+
+    @property
+    def qmp(self) -> QMP:
+        """QEMU's control channel (QMP)."""
+        self._require_started()
+        return self._qmp
+
+    @property
+    def qtest(self) -> Qtest:
+        """Port I/O, MMIO and guest RAM from outside the guest (qtest)."""
+        self._require_started()
+        return self._qtest
+
+    @property
+    def console(self) -> SerialConsole:
+        """DOS64's serial console (COM1)."""
+        self._require_started()
+        return self._console
+
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
@@ -143,6 +173,7 @@ class Machine:
     @property
     def dma_region(self) -> tuple[int, int]:
         """(base, size) of the guest-physical memory DOS64 leaves to the lab."""
+        self._require_started()
         return int(self.kernel_info["dma_base"], 16), int(self.kernel_info["dma_size"], 16)
 
     @property
@@ -158,6 +189,7 @@ class Machine:
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for QEMU to exit by itself (e.g. after the EXIT command)."""
+        self._require_started()
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired as err:
@@ -170,14 +202,14 @@ class Machine:
             return
         self._closed = True
         try:
-            if self.proc.poll() is None and self.qmp is not None:
+            if self.proc.poll() is None and self._qmp is not None:
                 try:
-                    self.qmp.execute("quit", timeout=2)
+                    self._qmp.execute("quit", timeout=2)
                     self.proc.wait(3)
                 except (MachineError, subprocess.TimeoutExpired) as err:
                     log.debug("soft quit failed: %r", err)
         finally:
-            for part in (self.qmp, self.qtest, self.console):
+            for part in (self._qmp, self._qtest, self._console):
                 if part is not None:
                     part.close()
             self._finalizer()          # kills QEMU if still alive, removes tmpdir
@@ -191,7 +223,8 @@ class Machine:
         self.close()
 
     def __repr__(self):
-        state = "running" if self.is_running() else "stopped" if self.proc else "new"
+        state = ("new" if self.proc is None else "closed" if self._closed
+                 else "running" if self.is_running() else "stopped")
         return f"<Machine pid={self.pid} {state} virtio={self.config.virtio} ports={self.host_ports}>"
 
 
@@ -200,6 +233,25 @@ def _kill(proc: subprocess.Popen, tmpdir: str) -> None:
         proc.kill()
         proc.wait()
     shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _death_reporter(proc: subprocess.Popen, stderr_path: str):
+    """The channels' ``on_dead``: turns "channel closed" into why QEMU is gone.
+
+    Holds the process, not the Machine, so the channels keep no cycle to it.
+    """
+    def dead(message: str) -> MachineError:
+        try:
+            code = proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return MachineError(f"{message} (QEMU still runs)")
+        try:
+            with open(stderr_path, "rb") as f:
+                stderr = f.read().decode(errors="replace")
+        except OSError:                       # closed: the folder is gone
+            stderr = ""
+        return QemuExitedError(message, returncode=code, stderr=stderr)
+    return dead
 
 
 def live_machines() -> list[Machine]:

@@ -8,13 +8,14 @@ faces call the same client:
     await m.qmp.execute_async("query-pci")  # from a coroutine
 
 The synchronous face works inside a running event loop (Jupyter), because it
-waits on a thread-safe future, not on the caller's loop.
+waits on a thread-safe future, not on the caller's loop.  An error QEMU answers
+is a ``MachineError``; a lost connection asks ``on_dead`` how QEMU ended.
 """
 
 import asyncio
 import logging
 
-from qemu.qmp import QMPClient
+from qemu.qmp import ExecuteError, QMPClient
 from qemu.qmp.error import QMPError
 
 from ..errors import MachineError
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 class QMP:
     """QMP connection over an already-connected socket (QEMU holds the other end)."""
 
-    def __init__(self, sock, name="dos64lab", timeout=10.0):
+    def __init__(self, sock, name="dos64lab", timeout=10.0, on_dead=MachineError):
         self.timeout = timeout
+        self._on_dead = on_dead          # message -> the error saying how QEMU ended
         self._client = QMPClient(name)
         _io.run(self._client.connect(sock), timeout)
 
@@ -40,15 +42,20 @@ class QMP:
         """Run one QMP command and return its "return" value."""
         try:
             return _io.run(self._client.execute(cmd, args), timeout or self.timeout)
-        except (QMPError, OSError, TimeoutError) as err:
-            raise MachineError(f"QMP {cmd} failed: {err}") from err
+        except (QMPError, OSError, EOFError) as err:
+            raise self._error(cmd, err) from err
 
     async def execute_async(self, cmd: str, args: dict | None = None):
         """Awaitable form of ``execute`` for use inside a running event loop."""
         try:
             return await asyncio.wrap_future(_io.submit(self._client.execute(cmd, args)))
-        except (QMPError, OSError) as err:
-            raise MachineError(f"QMP {cmd} failed: {err}") from err
+        except (QMPError, OSError, EOFError) as err:
+            raise self._error(cmd, err) from err
+
+    def _error(self, cmd, err) -> MachineError:
+        if isinstance(err, (ExecuteError, TimeoutError)):    # QEMU answered, or is slow
+            return MachineError(f"QMP {cmd} failed: {err}")
+        return self._on_dead(f"QMP {cmd} failed: {err}")     # the connection is gone
 
     def hmp(self, command: str) -> str:
         """A human-monitor command (only for what QMP lacks, like `info usernet`)."""
