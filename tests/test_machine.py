@@ -1,6 +1,7 @@
 """Machine lifecycle against a real QEMU: boot, channels, panic, exit, errors."""
 
 import asyncio
+import os
 import re
 import socket
 import threading
@@ -133,6 +134,16 @@ def test_a_closed_machine_says_so():
         with pytest.raises(MachineError, match="machine was closed"):
             use(m)
             pytest.fail(f"{name} worked on a closed machine")
+
+
+def test_qemu_that_cannot_exec_leaves_no_temp_folder(tmp_path):
+    fake = tmp_path / "qemu-system-x86_64"
+    fake.write_bytes(b"not a program")             # executable bit, but exec fails (ENOEXEC)
+    fake.chmod(0o755)
+    m = Machine(qemu=str(fake))
+    with pytest.raises(LaunchError, match="cannot start QEMU"):
+        m.start()
+    assert m.tmpdir is None or not os.path.exists(m.tmpdir)
 
 
 def test_missing_kernel_is_a_launch_error(monkeypatch, tmp_path):

@@ -7,6 +7,11 @@ it; ``close()`` is idempotent and also runs from ``with``, a finalizer and
 the kernel's process group) does not reach it, and it is started with
 PR_SET_PDEATHSIG so that it dies with the Python process, even on SIGKILL.
 
+Its files live in a temp folder ``dos64lab-<owner pid>-*``, removed by
+``close()``, by a SIGTERM of the owner (a handler is installed only where
+SIGTERM still has its default action) and, after a SIGKILL, by the next
+``start()`` of any owner, which removes folders whose owner process is gone.
+
 A machine is used between ``start()`` and ``close()``: before or after, every
 method and channel raises ``MachineError`` saying which.  When QEMU dies under
 a channel, the error (``QemuExitedError``) carries its exit status and stderr.
@@ -14,6 +19,7 @@ a channel, the error (``QemuExitedError``) carries its exit status and stderr.
 
 import atexit
 import ctypes
+import glob
 import logging
 import os
 import re
@@ -22,6 +28,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 
@@ -75,15 +82,23 @@ class Machine:
         if not shutil.which(self.config.qemu):
             raise LaunchError(f"{self.config.qemu} not found: install the Debian package "
                               "qemu-system-x86 (make lab does it)")
-        self.tmpdir = tempfile.mkdtemp(prefix="dos64lab-")
+        _remove_stale_tmpdirs()
+        _remove_tmpdirs_on_sigterm()
         pairs = [socket.socketpair() for _ in range(3)]   # (ours, QEMU's) for qmp, qtest, console
         theirs = [b.fileno() for _, b in pairs]
         self.argv = self.config.argv(kernel, *theirs)
+        self.tmpdir = tempfile.mkdtemp(prefix=f"dos64lab-{os.getpid()}-")
         self._stderr = open(os.path.join(self.tmpdir, "qemu.stderr"), "w+b")
         try:
             self.proc = _io.call(self._spawn, theirs)
-        except OSError as err:
-            raise LaunchError(f"cannot start QEMU: {err}", argv=self.argv) from err
+        except BaseException as err:          # no QEMU: nothing else will clean up
+            self._stderr.close()
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            for ours, _ in pairs:
+                ours.close()
+            if isinstance(err, OSError):
+                raise LaunchError(f"cannot start QEMU: {err}", argv=self.argv) from err
+            raise
         finally:
             for _, b in pairs:
                 b.close()
@@ -100,6 +115,9 @@ class Machine:
                 raise MachineError("DOS64 panicked while booting")
         except Exception as err:
             self._launch_failed(err)
+        except BaseException:                 # KeyboardInterrupt (Jupyter's Interrupt): stop QEMU
+            self.close()
+            raise
         self.kernel_info = dict(kv.split("=", 1) for kv in ready.group(1).decode().split())
         self.host_ports = self._read_hostfwd() if self.config.hostfwd else {}
         self.accel = "kvm" if self._qmp.execute("query-kvm")["enabled"] else "tcg"
@@ -181,7 +199,7 @@ class Machine:
         return VIRTIO_PATH
 
     def run(self, command: str, timeout: float = 10.0) -> str:
-        """Run a DOS64 shell command and return its output."""
+        """Run a DOS64 shell command and return its output (PanicError if DOS64 panics)."""
         return self.console.run(command, timeout)
 
     def is_running(self) -> bool:
@@ -252,6 +270,44 @@ def _death_reporter(proc: subprocess.Popen, stderr_path: str):
             stderr = ""
         return QemuExitedError(message, returncode=code, stderr=stderr)
     return dead
+
+
+def _remove_stale_tmpdirs() -> None:
+    """Remove the folders of owners that died without cleaning up (SIGKILL)."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "dos64lab-*-*")):
+        owner = os.path.basename(path).split("-")[1]
+        if owner.isdigit() and not _process_exists(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                   # someone else's: alive
+        pass
+    return True
+
+
+def _remove_tmpdirs_on_sigterm() -> None:
+    """On SIGTERM (no atexit runs), remove our folders, then die of SIGTERM.
+
+    Installed from the main thread and only over the default action: a handler
+    that Jupyter or the user set stays in place.  QEMU itself dies by
+    PR_SET_PDEATHSIG.  The handler takes no lock, so it cannot deadlock.
+    """
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum, frame):
+    for m in list(_live):
+        if m.tmpdir:
+            shutil.rmtree(m.tmpdir, ignore_errors=True)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def live_machines() -> list[Machine]:
