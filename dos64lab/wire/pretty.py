@@ -5,6 +5,9 @@ One job: ``pretty(frame)`` summarises any Ethernet frame on one line, e.g.
 ``10.0.2.15.49152 > 10.0.2.2.80 TCP [S] seq=1 win=8192 mss=1460``.
 It never raises on bad bytes: a malformed frame gives
 ``... malformed: <layer>: bad <field> (<reason>)`` after what did parse.
+Text from the frame (DNS names, TXT strings) is escaped where the line is
+finished: printable ASCII stays, ``\\`` becomes ``\\\\`` and every other byte
+``\\xNN``, so a frame can neither forge output lines nor send terminal escapes.
 """
 
 from __future__ import annotations
@@ -17,15 +20,25 @@ from .ipv4 import IpProtocol
 
 __all__ = ["pretty"]
 
+# Frame text is Latin-1 (one character per byte): these are all the bytes to escape.
+_ESCAPES = {byte: f"\\x{byte:02x}" for byte in range(256) if not 0x20 <= byte < 0x7F}
+_ESCAPES[ord("\\")] = "\\\\"
+
 
 def pretty(frame: bytes) -> str:
-    """A one-line summary of an Ethernet frame."""
+    """A one-line summary of an Ethernet frame, in printable ASCII."""
     parts: list[str] = []
     try:
         _frame(frame, parts)
     except ParseError as err:
         parts.append(f"malformed: {err}")
-    return " ".join(parts)
+    return _printable(" ".join(parts))
+
+
+def _printable(text: str) -> str:
+    """``text`` in printable ASCII: ``\\`` doubled, any other byte as ``\\xNN``
+    (and, never from a frame, a character beyond Latin-1 as ``\\uNNNN``)."""
+    return text.translate(_ESCAPES).encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _frame(frame, parts: list[str]) -> None:
@@ -117,8 +130,8 @@ def _name(number) -> str:
 
 
 def _rdata(r: dns.Record) -> str:
-    if isinstance(r.data, tuple):
-        return " ".join(repr(s.decode("latin-1")) for s in r.data)
+    if isinstance(r.data, tuple):                     # TXT strings, escaped by pretty()
+        return " ".join(f'"{s.decode("latin-1")}"' for s in r.data)
     if isinstance(r.data, bytes):
         return f"<{len(r.data)} bytes>"
     return str(r.data)

@@ -5,8 +5,9 @@ import subprocess
 import sys
 
 from dos64lab.phy import PcapWriter
-from dos64lab.wire import decode
+from dos64lab.wire import decode, dns
 from fixtures.frames import FRAMES, frame
+from wire.test_pretty import EVIL, EVIL_SHOWN, dns_frame
 
 
 def test_pcap(tmp_path, capsys):
@@ -41,3 +42,13 @@ def test_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "dos64lab.wire.decode"], input=FRAMES["arp_request"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "ARP who-has 10.0.2.2" in done.stdout
+
+
+def test_one_frame_is_one_line_whatever_its_names_say(tmp_path, capsys):
+    with PcapWriter(tmp_path / "evil.pcap") as w:
+        w.write(dns_frame(dns.Repr.query(1, EVIL)), 1.0)
+        w.write(frame("arp_request"), 2.0)
+    assert decode.main(["--pcap", str(tmp_path / "evil.pcap")]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert lines[0].endswith(f"A? {EVIL_SHOWN}") and lines[1].startswith("    2 2.000000 52:54")
+    assert len(lines) == 3 and lines[2] == ""
