@@ -6,6 +6,7 @@
     dos64lab run "VER" "MEM"        boot, run DOS64 shell commands, print their output
     dos64lab boot                   the DOS64 console in this terminal (Ctrl-] leaves)
     dos64lab decode --pcap FILE     one line per frame
+    dos64lab ping | dhcp | dns      the lab's own stack on the NIC (see cli_net)
 
 Every subcommand that boots a machine takes --kvm (try KVM, fall back to TCG)
 and --modern (a modern-only virtio-net device instead of the transitional one).
@@ -178,6 +179,21 @@ def cmd_boot(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The `dos64lab` command.  A reader that stops early (`dos64lab decode ... | head`)
+    ends it quietly with status 0, like other Unix tools, whatever the subcommand."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()          # now, so a closed pipe shows up here, not at exit
+    except BrokenPipeError:
+        # As Python's docs advise (signal module, "Note on SIGPIPE"): point stdout at
+        # /dev/null, or the interpreter's own flush at exit fails again and says so.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dos64lab", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the lab does")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -198,6 +214,8 @@ def main(argv=None) -> int:
     p.add_argument("commands", nargs="+", metavar="COMMAND")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per command")
     machine_command("boot", cmd_boot, "the DOS64 console in this terminal")
+    from .cli_net import add_commands       # ping, dhcp, dns: the lab's stack on the NIC
+    add_commands(sub, machine_command)
     sub.add_parser("decode", help="decode frames from a pcap file or hex on stdin", add_help=False)
 
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -7,11 +7,11 @@ to print, record or damage the frames passing through.  The real NIC driver,
 """
 
 from .device import ETHERNET_MTU, Device, DeviceWrapper
-from .fault import FaultInjector, FaultStats
+from .fault import FaultInjector, FaultStats, parse_faults
 from .loopback import Loopback
 from .pcap import PcapTap, PcapWriter, read_pcap
 from .tracer import Tracer
 from .virtio import VirtioNetDevice
 
 __all__ = ["Device", "VirtioNetDevice", "Loopback", "Tracer", "PcapWriter", "PcapTap", "read_pcap",
-           "FaultInjector", "FaultStats", "DeviceWrapper", "ETHERNET_MTU"]
+           "FaultInjector", "FaultStats", "parse_faults", "DeviceWrapper", "ETHERNET_MTU"]

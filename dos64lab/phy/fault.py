@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .device import Device, DeviceWrapper
 
-__all__ = ["FaultInjector", "FaultStats"]
+__all__ = ["FaultInjector", "FaultStats", "parse_faults"]
 
 
 @dataclass
@@ -128,3 +128,27 @@ class FaultInjector(DeviceWrapper):
             copies.append(side.held)          # the held frame goes after this one
             side.held = None
         return copies
+
+
+def parse_faults(text: str) -> dict:
+    """``"drop=0.05,corrupt=0.01,seed=7"`` -> the keyword arguments of ``FaultInjector``.
+
+    Keys: drop, corrupt, duplicate, reorder (probabilities 0..1), delay (steps), seed
+    (default 0), direction (tx, rx, both).  A ValueError names what is wrong.
+    """
+    kinds = {"drop": float, "corrupt": float, "duplicate": float, "reorder": float,
+             "delay": int, "seed": int, "direction": str}
+    out = {"seed": 0}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in kinds or not value:
+            raise ValueError(f"--faults {item!r}: expected KEY=VALUE with KEY one of "
+                             + ", ".join(kinds))
+        try:
+            out[key] = kinds[key](value)
+        except ValueError:
+            raise ValueError(f"--faults {item!r}: {value!r} is not a {kinds[key].__name__}") from None
+        if kinds[key] is float and not 0.0 <= out[key] <= 1.0:
+            raise ValueError(f"--faults {item!r}: a probability is between 0 and 1")
+    return out
