@@ -114,7 +114,10 @@ class Stack:
             self.changed.notify_all()
         if self._owns_device:
             inner = getattr(self.device, "inner", self.device)
-            inner.close()
+            try:
+                inner.close()
+            except Dos64LabError as err:        # e.g. QEMU already gone: nothing to reset
+                log.debug("closing the device: %r", err)
 
     def __enter__(self) -> "Stack":
         return self
