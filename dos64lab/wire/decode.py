@@ -53,9 +53,11 @@ def _hex_lines(stream):
             yield digits
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":                   # (`dos64lab decode` goes through cli.main)
     try:
-        sys.exit(main())
+        status = main()
+        sys.stdout.flush()                   # now, so a closed pipe shows up here, not at exit
     except BrokenPipeError:                  # `... | head` stopped reading: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+        status = 0
+    sys.exit(status)
