@@ -174,8 +174,9 @@ class Virtqueue:
         end = self.size if start + self.in_flight > self.size else start + self.in_flight
         raw = self.qtest.read(self.used_addr, 4 + 8 * end)
         self.used_flags, self.used_idx = struct.unpack_from("<HH", raw)
-        self.used_ring[:end] = _USED_ELEM.iter_unpack(raw[4:])
         pending = (self.used_idx - self.last_used_idx) & 0xFFFF
+        if pending:                       # an idle poll decodes nothing more
+            self.used_ring[:end] = _USED_ELEM.iter_unpack(raw[4:])
         if pending > self.size - self.num_free:
             raise VirtioError(f"queue {self.index}: used.idx {self.used_idx} is {pending} past "
                               f"last_used_idx {self.last_used_idx}, but only "
