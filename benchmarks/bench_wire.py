@@ -6,8 +6,9 @@ included), against scapy dissecting (``Ether(raw)``) and building (``bytes(pkt)`
 with its checksums and lengths deleted, so it computes them too).  Then the
 hostile DNS messages (64 KB of names following compression pointer chains,
 tests/wire/test_dns.py): milliseconds for ``dns.Repr.parse`` to refuse or parse
-each; the goal is at most 10 ms to refuse one.  A message that parses costs what
-its records cost: the last row, no pointers at all, is the floor.
+each; the goal is at most 10 ms to refuse or parse one (the bounds: MAX_POINTERS per
+name, MAX_WORK labels and MAX_RECORDS records per message).  The last row is the
+costliest message that still parses.
 Figures are printed, never asserted.
 
     python benchmarks/bench_wire.py [--quick]
@@ -89,16 +90,19 @@ def parse_dns(raw: bytes) -> str:
         return f"refused: {err.reason}"
 
 
+def long_names(count: int) -> bytes:
+    """``count`` questions, each a 255-byte name of 127 one-byte labels, read in place."""
+    question = b"\x01a" * 127 + b"\x00\x00\x01\x00\x01"
+    return struct.pack("!6H", 1, 0, count, 0, 0, 0) + question * count
+
+
 def worst_that_parses() -> bytes:
-    """As many 128-pointer, 255-byte names as the work bound lets through, then
-    root names (one byte each, the cheapest question) up to 64 KB."""
-    size = 300
-    while parse_dns(chained_message(128, size=size + 6)).startswith("parsed"):
-        size += 6
-    msg = bytearray(chained_message(128, size=size))
-    roots = (65507 - len(msg)) // 5
-    struct.pack_into("!H", msg, 4, struct.unpack_from("!H", msg, 4)[0] + roots)
-    return bytes(msg) + b"\x00\x00\x01\x00\x01" * roots
+    """The most labels the work bound lets through: 255-byte names, then one more byte
+    would be refused -- the costliest message that still parses."""
+    count = 1
+    while parse_dns(long_names(count + 1)).startswith("parsed"):
+        count += 1
+    return long_names(count)
 
 
 def hostile_dns(budget: float, repeat: int) -> None:
@@ -108,8 +112,10 @@ def hostile_dns(budget: float, repeat: int) -> None:
         ("chain 8000 pointers deep (as 14 bits allow)", chained_message(8000)),
         ("names 128 pointers deep, 255 bytes long", chained_message(128)),
         ("names 1 pointer to a 255-byte name", chained_message(1)),
-        ("worst that parses: deep names, then root names", worst_that_parses()),
-        ("no pointers: 13099 root names (linear floor)", chained_message(0, bottom=b"\x00")),
+        ("4000 names 128 pointers deep (under MAX_RECORDS)", chained_message(128, size=24_000)),
+        ("no pointers: 13099 root names", chained_message(0, bottom=b"\x00")),
+        ("no pointers: 252 names of 127 labels", long_names(252)),
+        ("worst that parses: names of 127 labels", worst_that_parses()),
     ]:
         ms = per_call_us(lambda: parse_dns(raw), budget, repeat) / 1000
         print(f"{what:<46} {len(raw):>5} | {ms:>8.2f} | {parse_dns(raw)}")
