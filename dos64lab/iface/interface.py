@@ -79,7 +79,7 @@ class Interface:
 
     def configure(self, address: IPv4Interface, gateway: IPv4Address | None = None,
                   dns_servers=()) -> None:
-        changed = address != self.config.address
+        changed = IPv4Interface(address) != self.config.address
         self.config = dataclasses.replace(self.config, address=IPv4Interface(address),
                                           gateway=gateway, dns_servers=tuple(dns_servers))
         self._announce = self._announce or changed
@@ -133,15 +133,16 @@ class Interface:
             self._send_arp(arp.Operation.REQUEST, BROADCAST, self.address)
             self.stats["arp_tx_gratuitous"] += 1
             did = True
+        for ip, waiting in self.neighbors.expire(now):      # give up first: no 4th request
+            self.stats["arp_resolve_failed"] += 1
+            self.stats["ipv4_tx_drop_no_arp_reply"] += len(waiting)
+            for packet, owner in waiting:
+                if owner is not None:
+                    owner.send_failed(now, packet, f"no ARP reply from {ip}: host unreachable")
         for ip in self.neighbors.due_requests(now):
             self._send_arp(arp.Operation.REQUEST, BROADCAST, ip)
             self.stats["arp_tx_request"] += 1
             did = True
-        for ip, waiting in self.neighbors.expire(now):
-            self.stats["arp_resolve_failed"] += 1
-            self.stats["ipv4_tx_drop_no_arp_reply"] += len(waiting)
-            for owners in {id(o): o for _, o in waiting if o is not None}.values():
-                owners.error(now, f"no ARP reply from {ip}: host unreachable")
         if n := self.fragments.expire(now):
             self.stats["ipv4_rx_drop_frag_timeout"] += n
         return did
@@ -172,8 +173,11 @@ class Interface:
             a = arp.Repr.parse(payload)
         except ParseError as err:
             return self._drop(_reason(err))
-        self.stats["arp_rx"] += 1
         me = self.address
+        if me is not None and a.sender_ip == me:
+            # our own ARP looped back, or another host using our address (RFC 5227 §2.4)
+            return self._drop("arp_rx_drop_own_address")
+        self.stats["arp_rx"] += 1
         for_me = me is not None and a.target_ip == me
         known = a.sender_ip in self.neighbors.entries
         solicited = (a.operation == arp.Operation.REPLY and for_me
@@ -185,7 +189,7 @@ class Interface:
             if not accepted:
                 self._drop("arp_rx_drop_conflict")  # someone else claims a live neighbour
             for packet, _owner in waiting:
-                self._frame(a.sender_mac, EtherType.IPV4, packet)
+                self._transmit(a.sender_mac, packet)
         if a.operation == arp.Operation.REQUEST and for_me:
             self._send_arp(arp.Operation.REPLY, a.sender_mac, a.sender_ip)
             self.stats["arp_tx_reply"] += 1
@@ -272,35 +276,42 @@ class Interface:
     # -- egress ------------------------------------------------------------------------
     def send_ip(self, now: float, packet: ipv4.Repr, owner=None) -> bool:
         """Route, resolve, fragment and frame one packet.  False if it was dropped
-        (and ``owner.error`` told why); a packet waiting for ARP counts as sent."""
+        (and ``owner.send_failed`` told why); a packet waiting for ARP counts as sent."""
         dst = packet.dst
         allow = self.config.allow
         if allow is not None and not any(dst in net for net in allow):
-            return self._refuse(now, owner, "ipv4_tx_drop_not_allowed",
+            return self._refuse(now, owner, "ipv4_tx_drop_not_allowed", packet,
                                 f"{dst} is not on the egress allow-list")
         hop = self.next_hop(dst)
         if hop is None:
-            return self._refuse(now, owner, "ipv4_tx_drop_no_route", f"no route to {dst}")
+            return self._refuse(now, owner, "ipv4_tx_drop_no_route", packet, f"no route to {dst}")
         self._ident = (self._ident + 1) & 0xFFFF
         packet = dataclasses.replace(packet, ident=self._ident, ttl=packet.ttl or self.config.ttl)
-        try:
-            pieces = [p.to_bytes() for p in fragment(packet, self.mtu)]
-        except ValueError as err:               # DF set and too big
-            return self._refuse(now, owner, "ipv4_tx_drop_too_big", str(err))
+        if packet.dont_fragment and packet.buffer_len() > self.mtu:
+            return self._refuse(now, owner, "ipv4_tx_drop_too_big", packet,
+                                f"{packet.buffer_len()}-byte packet with DF set exceeds "
+                                f"MTU {self.mtu}")
+        if hop == LIMITED_BROADCAST:
+            mac = BROADCAST
+        elif hop == self.address:               # to ourselves: no need to ask
+            mac = self.mac
+        else:
+            mac = self.neighbors.lookup(hop, now)
+        if mac is not None:
+            self._transmit(mac, packet)
+        elif not self.neighbors.enqueue(hop, packet, owner, now):   # the whole datagram waits
+            return self._refuse(now, owner, "ipv4_tx_drop_arp_queue_full", packet,
+                                f"too many packets waiting for ARP of {hop}")
+        return True
+
+    def _transmit(self, mac: EthernetAddress, packet: ipv4.Repr) -> None:
+        """The packet leaves now: fragmented to the MTU, each piece framed for ``mac``."""
+        pieces = fragment(packet, self.mtu)
         self.stats["ipv4_tx"] += 1
         if len(pieces) > 1:
             self.stats["ipv4_tx_fragmented"] += 1
-        if hop == LIMITED_BROADCAST:
-            mac = BROADCAST
-        else:
-            mac = self.neighbors.lookup(hop, now)
-        for raw in pieces:
-            if mac is not None:
-                self._frame(mac, EtherType.IPV4, raw)
-            elif not self.neighbors.enqueue(hop, raw, owner, now):
-                self._refuse(now, owner, "ipv4_tx_drop_arp_queue_full",
-                             f"too many packets waiting for ARP of {hop}")
-        return True
+        for piece in pieces:
+            self._frame(mac, EtherType.IPV4, piece.to_bytes())
 
     def next_hop(self, dst: IPv4Address) -> IPv4Address | None:
         """Where a packet for ``dst`` goes first: itself on-link, else the gateway."""
@@ -315,10 +326,10 @@ class Interface:
             return dst
         return self.config.gateway
 
-    def _refuse(self, now, owner, counter, message) -> bool:
+    def _refuse(self, now, owner, counter, packet, message) -> bool:
         self.stats[counter] += 1
         if owner is not None:
-            owner.error(now, message)
+            owner.send_failed(now, packet, message)
         return False
 
     def _frame(self, dst: EthernetAddress, ethertype, payload: bytes) -> None:

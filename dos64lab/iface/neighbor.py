@@ -7,9 +7,10 @@ RFC 826 (ARP) with the timers of RFC 1122 §2.3.2.1, after smoltcp's
   (smoltcp #965: a busy neighbour was forgotten mid-transfer);
 * requests are rate-limited per address, not cache-wide (smoltcp #1101: one silent
   host blocked resolution of every other one);
-* packets waiting for resolution are **queued** per address (bounded) and sent when
-  the reply comes, so the first ping is never lost (smoltcp #597); after
-  ``RESOLVE_TIMEOUT`` they are dropped, counted, and their sockets told;
+* packets waiting for resolution are **queued** per address (bounded, and so is the
+  number of addresses waiting) and sent when the reply comes, so the first ping is
+  never lost (smoltcp #597); after ``RESOLVE_TIMEOUT`` they are dropped, counted,
+  and their sockets told;
 * an unsolicited ARP may add an entry but not overwrite a live one, unless it answers
   a request of ours (a cheap guard against spoofing a known neighbour).
 
@@ -26,12 +27,13 @@ from ipaddress import IPv4Address
 from ..wire.ethernet import EthernetAddress
 
 __all__ = ["NeighborCache", "Neighbor", "ENTRY_LIFETIME", "REQUEST_INTERVAL",
-           "RESOLVE_TIMEOUT", "PENDING_PER_NEIGHBOR"]
+           "RESOLVE_TIMEOUT", "PENDING_PER_NEIGHBOR", "PENDING_ADDRESSES"]
 
 ENTRY_LIFETIME = 60.0       # seconds an answer is believed (refreshed by traffic)
 REQUEST_INTERVAL = 1.0      # at most one ARP request per address per second
 RESOLVE_TIMEOUT = 3.0       # give up on an address (and its queued packets) after this
 PENDING_PER_NEIGHBOR = 16   # packets queued per unresolved address; more are dropped
+PENDING_ADDRESSES = 64      # addresses being resolved at once; packets for more are dropped
 CAPACITY = 256              # entries; the least recently used one goes first
 
 
@@ -92,7 +94,10 @@ class NeighborCache:
 
     # -- what waits ----------------------------------------------------------------
     def enqueue(self, ip: IPv4Address, packet, owner, now: float) -> bool:
-        """Queue a packet for ``ip``; False (dropped) when its queue is full."""
+        """Queue a packet (a whole datagram) for ``ip``; False (dropped) when its queue
+        is full, or when ``ip`` is new and too many addresses already wait."""
+        if ip not in self.pending and len(self.pending) >= PENDING_ADDRESSES:
+            return False
         waiting = self.pending.setdefault(ip, _Pending(now, -REQUEST_INTERVAL))
         if len(waiting.packets) >= PENDING_PER_NEIGHBOR:
             return False

@@ -50,10 +50,15 @@ class Socket:
         return None
 
     def error(self, now: float, message: str) -> None:
-        """The interface could not send one of our packets (no route, no ARP answer)."""
+        """Something went wrong for this socket: kept (the last 16) and counted."""
         self.errors.append(message)
         del self.errors[:-16]
         self.stats["tx_errors"] += 1
+
+    def send_failed(self, now: float, packet, message: str) -> None:
+        """The interface could not send ``packet`` (an ``ipv4.Repr`` from our ``dispatch``):
+        no route, no ARP answer, not allowed.  By default, one ``error`` per packet."""
+        self.error(now, message)
 
     def describe(self) -> dict:
         """State and counters as plain data (netstat, the status API)."""

@@ -90,11 +90,13 @@ class IcmpSocket(Socket):
         self._queue(EchoError(quoted.dst, echo.seq, int(m.type), m.code))
         return True
 
-    def error(self, now, message) -> None:
-        super().error(now, message)
-        for seq in list(self.sent_at):      # the requests waiting on that neighbour are lost
-            self._queue(EchoError(IPv4Address(0), seq, 3, 1))
-        self.sent_at.clear()
+    def send_failed(self, now, packet, message) -> None:
+        """One of our requests could not leave (no route, no ARP answer): that seq failed,
+        reported by us (src 0.0.0.0), as ping reports "Destination Host Unreachable"."""
+        super().send_failed(now, packet, message)
+        seq = icmp.Repr.parse(packet.payload, verify_checksum=False).seq   # we built it
+        self.sent_at.pop(seq, None)
+        self._queue(EchoError(IPv4Address(0), seq, 3, 1))
 
     def dispatch(self, iface, now) -> list:
         out = []
