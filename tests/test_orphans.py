@@ -16,9 +16,10 @@ from conftest import pid_alive
 from dos64lab.machine import Machine
 
 OWNER = r"""
-import signal, sys, time
+import os, signal, sys, time
 from dos64lab.machine import Machine
-signal.signal(signal.SIGINT, lambda *a: print("interrupted", flush=True))
+# os.write, not print: the signal may arrive while print() holds stdout's lock
+signal.signal(signal.SIGINT, lambda *a: os.write(1, b"interrupted\n"))
 m = Machine().start()
 print(m.pid, m.tmpdir, flush=True)
 for line in sys.stdin:                 # each line: run it in DOS64, print the answer
