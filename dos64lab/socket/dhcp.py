@@ -93,7 +93,7 @@ class Lease:
 
 @dataclass(frozen=True)
 class Step:
-    """One line of the ladder: ``kind`` is sent, received, ignored or state."""
+    """One line of the ladder: ``kind`` is sent, received, ignored, failed or state."""
     at: float
     kind: str
     message: str                        # DISCOVER, OFFER, ..., or the new state
@@ -202,6 +202,11 @@ class DhcpClient(Socket):
             times += [now]
         return min((t for t in times if t is not None and t != float("inf")), default=None)
 
+    def send_failed(self, now, packet, message) -> None:
+        """A message could not leave (e.g. no ARP answer from the server when renewing)."""
+        super().send_failed(now, packet, message)
+        self._step(now, "failed", "send", message)
+
     def describe(self) -> dict:
         return {**super().describe(), "proto": "dhcp", "local_port": dhcp.CLIENT_PORT,
                 "state": self.state.value,
@@ -211,9 +216,9 @@ class DhcpClient(Socket):
 
     @property
     def last_seen(self) -> str:
-        """The last message received or ignored, for timeout errors."""
+        """The last message received, ignored or not sent, for timeout errors."""
         for step in reversed(self.steps):
-            if step.kind in ("received", "ignored"):
+            if step.kind in ("received", "ignored", "failed"):
                 return str(step).strip()
         return "no DHCP message received"
 

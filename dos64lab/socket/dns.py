@@ -172,9 +172,11 @@ class DnsClient(Socket):
         self.stats["rx_icmp_error"] += 1
         return True
 
-    def error(self, now, message) -> None:
-        super().error(now, message)
-        for q in self.queries.values():
+    def send_failed(self, now, packet, message) -> None:
+        """A query could not leave (no route, no ARP answer, not allowed): its last news."""
+        super().send_failed(now, packet, message)
+        q = self.queries.get(int.from_bytes(packet.payload[:2], "big"))   # our source port
+        if q is not None:
             q.last_seen = message
 
     def dispatch(self, iface, now) -> list:
