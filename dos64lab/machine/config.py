@@ -28,6 +28,7 @@ class MachineConfig:
     restrict: bool = True       # slirp restrict=on: guest reaches only slirp itself
     guestfwd: tuple = ()        # ((guest_ip, guest_port, host_port), ...) to 127.0.0.1
     pcap: str | None = None     # record every frame on the NIC (filter-dump)
+    wire: bool = False          # a hub: NIC + slirp + a raw-frame socket Python holds (Wire)
     nic_slot: int | None = None # PCI slot of the NIC on bus 0 (QEMU picks 1 by default)
     qemu: str = "qemu-system-x86_64"
     extra_args: tuple = ()
@@ -37,9 +38,11 @@ class MachineConfig:
         _check("net_mode", self.net_mode, ("host", "kernel"))
         _check("virtio", self.virtio, ("legacy", "modern"))
 
-    def argv(self, kernel: str, qmp_fd: int, qtest_fd: int, console_fd: int) -> list[str]:
+    def argv(self, kernel: str, qmp_fd: int, qtest_fd: int, console_fd: int,
+             wire_fd: int | None = None) -> list[str]:
         accel = ["-accel", "kvm", "-accel", "tcg"] if self.accel == "kvm" else ["-accel", "tcg"]
-        netdev = f"user,id=n0,restrict={'on' if self.restrict else 'off'}"
+        slirp = "u0" if self.wire else "n0"       # n0 is always what the NIC plugs into
+        netdev = f"user,id={slirp},restrict={'on' if self.restrict else 'off'}"
         if self.hostfwd:
             netdev += "".join(f",hostfwd=tcp:127.0.0.1:0-:{p}" for p in GUEST_PORTS.values())
         for guest_ip, guest_port, host_port in self.guestfwd:
@@ -49,12 +52,18 @@ class MachineConfig:
             nic += ",disable-legacy=on"
         if self.nic_slot is not None:
             nic += f",addr={self.nic_slot:#x}"
+        netdevs = ["-netdev", netdev]
+        if self.wire:                           # hub 0: slirp, the raw-frame socket, the NIC
+            netdevs += ["-netdev", f"dgram,id=d0,local.type=fd,local.str={wire_fd}",
+                        "-netdev", "hubport,id=h0,hubid=0,netdev=u0",
+                        "-netdev", "hubport,id=h1,hubid=0,netdev=d0",
+                        "-netdev", "hubport,id=n0,hubid=0"]
         argv = [
             self.qemu, "-machine", "q35", "-nodefaults", "-no-user-config",
             "-display", "none", "-m", str(self.memory_mib), *accel,
             "-kernel", kernel, "-append", f"net={self.net_mode}",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-netdev", netdev, "-device", nic,
+            *netdevs, "-device", nic,
             # control channels: sockets inherited from Python
             "-chardev", f"socket,id=qmp,fd={qmp_fd}", "-mon", "chardev=qmp,mode=control",
             # QEMU 7.2 looks the qtest chardev up by the name "qtest"

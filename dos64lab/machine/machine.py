@@ -39,6 +39,7 @@ from .console import SerialConsole
 from .kernel import kernel_image
 from .qmp import QMP
 from .qtest import Qtest
+from .wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ class Machine:
         self.host_ports: dict = {}      # {"http": port, "telnet": port} on 127.0.0.1
         self.accel = None               # what QEMU really runs: "tcg" or "kvm"
         self.boot_seconds = None
-        self.nic_driver = None          # the Python driver holding the NIC (one at a time)
         self.tmpdir = None
+        self.wire: Wire | None = None   # with wire=True: raw frames on the NIC's hub
         self._closed = False
         self._finalizer = None
 
@@ -85,6 +86,8 @@ class Machine:
         _remove_stale_tmpdirs()
         _remove_tmpdirs_on_sigterm()
         pairs = [socket.socketpair() for _ in range(3)]   # (ours, QEMU's) for qmp, qtest, console
+        if self.config.wire:                              # and raw frames (one per datagram)
+            pairs.append(socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
         theirs = [b.fileno() for _, b in pairs]
         self.argv = self.config.argv(kernel, *theirs)
         self.tmpdir = tempfile.mkdtemp(prefix=f"dos64lab-{os.getpid()}-")
@@ -104,7 +107,9 @@ class Machine:
                 b.close()
         _live.add(self)
         self._finalizer = weakref.finalize(self, _kill, self.proc, self.tmpdir)
-        (qmp_sock, _), (qtest_sock, _), (con_sock, _) = pairs
+        (qmp_sock, _), (qtest_sock, _), (con_sock, _) = pairs[:3]
+        if self.config.wire:
+            self.wire = Wire(pairs[3][0])
         dead = _death_reporter(self.proc, self._stderr.name)
         self._console = SerialConsole(con_sock, on_dead=dead)
         self._qtest = Qtest(qtest_sock, on_dead=dead)
@@ -227,7 +232,7 @@ class Machine:
                 except (MachineError, subprocess.TimeoutExpired) as err:
                     log.debug("soft quit failed: %r", err)
         finally:
-            for part in (self._qmp, self._qtest, self._console):
+            for part in (self._qmp, self._qtest, self._console, self.wire):
                 if part is not None:
                     part.close()
             self._finalizer()          # kills QEMU if still alive, removes tmpdir
