@@ -72,6 +72,50 @@ def cmd_ping(args) -> int:
     return 0 if summary["received"] else 1
 
 
+@_errors_exit_2
+def cmd_dhcp(args) -> int:
+    from .socket.dhcp import DhcpClient
+    with live_stack(args, dhcp=True) as net:
+        with net.lock:
+            client = next(s for s in net.sockets if isinstance(s, DhcpClient))
+            lease, steps = client.lease, list(client.steps)
+    if args.json:
+        print(json.dumps({"lease": lease.describe(),
+                          "steps": [{"at": round(s.at - steps[0].at, 4), "kind": s.kind,
+                                     "message": s.message, "detail": s.detail} for s in steps]}))
+        return 0
+    start = steps[0].at
+    for s in steps:
+        print(f"{(s.at - start) * 1000:8.1f} ms  {s.kind:<8} {s.message:<10} {s.detail}".rstrip())
+    print(f"lease: {lease.interface} router {lease.router} dns "
+          f"{', '.join(map(str, lease.dns_servers)) or '-'} from server {lease.server}, "
+          f"{lease.lease_time:g} s (renew at {lease.t1:g} s, rebind at {lease.t2:g} s)")
+    for note in lease.notes:
+        print(f"note: {note}")
+    return 0
+
+
+@_errors_exit_2
+def cmd_dns(args) -> int:
+    from .socket.dns import parse_server
+    server = parse_server(args.server) if args.server else None
+    with live_stack(args, reach=server[0] if server else None) as net:
+        result = net.resolve(args.name, args.type, server, timeout=args.timeout)
+    if args.json:
+        print(json.dumps({
+            "name": result.name, "rcode": getattr(result.rcode, "name", result.rcode),
+            "records": [{"name": r.name, "type": getattr(r.type, "name", r.type), "ttl": r.ttl,
+                         "data": str(r.data)} for r in result.cnames + result.records],
+            "truncated": result.truncated, "rtt_ms": round(result.rtt * 1000, 3)}))
+    else:
+        print(f";; {args.name} {args.type} from {result.server[0]}:{result.server[1]}: "
+              f"{getattr(result.rcode, 'name', result.rcode)} in {result.rtt * 1000:.1f} ms"
+              + (", TRUNCATED (TC bit)" if result.truncated else ""))
+        for r in result.cnames + result.records:
+            print(f"{r.name}.\t{r.ttl}\tIN\t{getattr(r.type, 'name', r.type)}\t{r.data}")
+    return 0 if result.ok and result.records else 1
+
+
 def add_commands(sub, machine_command) -> None:
     """Register the network subcommands on the CLI's parser."""
     def network_command(name, func, help):
@@ -88,4 +132,13 @@ def add_commands(sub, machine_command) -> None:
     p.add_argument("-i", dest="interval", type=float, default=1.0, help="seconds between")
     p.add_argument("-s", dest="size", type=int, default=56, help="data bytes (default 56)")
     p.add_argument("-W", dest="timeout", type=float, default=1.0, help="seconds to wait for each")
+    network_command("dhcp", cmd_dhcp, "lease an address from QEMU's DHCP server, step by step")
+    p = network_command("dns", cmd_dns, "ask a DNS server through the lab's stack")
+    p.add_argument("name")
+    p.add_argument("--type", default="A", choices=["A", "AAAA", "CNAME"])
+    p.add_argument("--server", metavar="IP:PORT",
+                   help="a DNS server as the guest sees it: 10.0.2.2:5353 is one on the host's "
+                        "127.0.0.1:5353 (default 10.0.2.3, slirp's proxy to the host's resolver, "
+                        "which the lab's isolated machine does not reach)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds in all (3 tries)")
 

@@ -26,6 +26,7 @@ objcopy                                             binutils
 tshark                                              tshark
 /usr/share/misc/pci.ids|/usr/share/hwdata/pci.ids   pci.ids
 /usr/sbin/debootstrap                               debootstrap
+/usr/sbin/dnsmasq                                   dnsmasq-base
 '
 # make and git are not here: a bare machine needs them before this script runs
 # (README: apt-get install -y git make).

@@ -12,15 +12,14 @@ before it is sent.  Unrestricted slirp maps UDP to 10.0.2.2:PORT to host 127.0.0
 """
 
 import dataclasses
-import shutil
-import socket
-import struct
+import json
 import subprocess
-import time
+import sys
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address
 
 import pytest
 
+from dos64lab.hostsvc import Dnsmasq, free_port
 from dos64lab.iface import InterfaceConfig
 from dos64lab.machine import Machine
 from dos64lab.socket import DhcpClient, EchoReply
@@ -30,50 +29,12 @@ from dos64lab.wire.dns import Rcode
 ALLOW = InterfaceConfig(allow=(IPv4Network("10.0.2.2/32"), IPv4Network("255.255.255.255/32")))
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def dnsmasq_answers(port: int) -> bool:
-    """One A query for lab.test from the host: does dnsmasq answer yet?"""
-    query = struct.pack("!6H", 0x4C41, 0x0100, 1, 0, 0, 0) + b"\x03lab\x04test\x00\x00\x01\x00\x01"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.2)
-        s.sendto(query, ("127.0.0.1", port))
-        try:
-            return s.recv(512)[:2] == query[:2]
-        except OSError:
-            return False
-
-
 @pytest.fixture(scope="module")
 def dnsmasq():
     """dnsmasq (Debian package dnsmasq-base) on 127.0.0.1:PORT: lab.test is 10.9.8.7 and
     fd00::7, alias.lab.test a CNAME of it, other names under lab.test NXDOMAIN; no upstream."""
-    if shutil.which("dnsmasq") is None:
-        pytest.skip("dnsmasq not installed (Debian package dnsmasq-base)")
-    port = free_udp_port()
-    argv = ["dnsmasq", "--no-resolv", "--no-hosts", "--keep-in-foreground", "--bind-interfaces",
-            "--listen-address=127.0.0.1", f"--port={port}", "--local=/lab.test/",
-            "--host-record=lab.test,10.9.8.7,fd00::7", "--cname=alias.lab.test,lab.test",
-            "--local-ttl=300", "--log-queries", "--log-facility=-"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 5
-        while not dnsmasq_answers(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dnsmasq did not start: {' '.join(argv)}")
-        yield port, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
+    with Dnsmasq() as server:
+        yield server.port, server.proc
 
 
 @pytest.fixture(scope="module", params=["legacy", "modern"])
@@ -163,4 +124,35 @@ def test_resolve_with_nobody_listening_times_out_and_says_so(open_machine):
         # slirp answers a closed host port with ICMP port unreachable: noted, not believed
         with pytest.raises(StackTimeout, match=r"no answer from 10\.0\.2\.2:\d+ .* after 3 tries"
                                                r".*last seen: ICMP type 3 code 3 from 10\.0\.2\.2"):
-            net.resolve("lab.test", server=f"10.0.2.2:{free_udp_port()}", timeout=0.6)
+            net.resolve("lab.test", server=f"10.0.2.2:{free_port()}", timeout=0.6)
+
+
+def dos64lab(*args):
+    return subprocess.run([sys.executable, "-m", "dos64lab.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_dhcp_prints_each_dora_step_and_the_lease():
+    r = dos64lab("dhcp")
+    assert r.returncode == 0, r.stderr
+    steps = [line.split()[3] for line in r.stdout.splitlines() if " ms  " in line
+             and line.split()[2] in ("sent", "received")]
+    assert steps == ["DISCOVER", "OFFER", "REQUEST", "ACK"]
+    assert "lease: 10.0.2.15/24 router 10.0.2.2 dns 10.0.2.3 from server 10.0.2.2" in r.stdout
+    assert "note: no router option" in r.stdout
+    lease = json.loads(dos64lab("dhcp", "--json", "--modern").stdout)["lease"]
+    assert lease["address"] == "10.0.2.15/24" and lease["lease_time"] == 86400
+
+
+def test_cli_dns_through_dnsmasq(dnsmasq):
+    port, _ = dnsmasq
+    r = dos64lab("dns", "alias.lab.test", "--server", f"10.0.2.2:{port}")
+    assert r.returncode == 0, r.stderr
+    assert "alias.lab.test.\t300\tIN\tCNAME\tlab.test" in r.stdout
+    assert "lab.test.\t300\tIN\tA\t10.9.8.7" in r.stdout
+    r = dos64lab("dns", "lab.test", "--type", "AAAA", "--json", "--server", f"10.0.2.2:{port}")
+    assert json.loads(r.stdout)["records"][0]["data"] == "fd00::7"
+    r = dos64lab("dns", "nope.lab.test", "--server", f"10.0.2.2:{port}")
+    assert r.returncode == 1 and "NXDOMAIN" in r.stdout
+    r = dos64lab("dns", "lab.test", "--server", "10.0.2.2:notaport")
+    assert r.returncode == 2 and "server" in r.stderr
