@@ -4,7 +4,8 @@ from .roadmap import roadmap_svg, show_roadmap                                  
 from .pci import show_config_space, show_capability_chain, show_pci_table        # chapter 01
 from .rings import RingView, rings_html, show_rings                               # chapter 03
 from .frames import frame_fields, show_frame_fields                               # chapter 04
+from .ladder import Ladder, ladder_svg, show_ladder                               # chapters 05-07
 
 __all__ = ["show_roadmap", "roadmap_svg", "show_config_space", "show_capability_chain",
            "show_pci_table", "show_rings", "RingView", "rings_html", "show_frame_fields",
-           "frame_fields"]
+           "frame_fields", "Ladder", "show_ladder", "ladder_svg"]
