@@ -72,6 +72,11 @@ class SerialConsole:
             self._cond.wait_for(lambda: len(self._data) > offset or self.closed, timeout)
             return bytes(self._data[offset:]), len(self._data)
 
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until QEMU's end is closed and all its output read; True if so."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.closed, timeout)
+
     def expect(self, pattern: str, timeout: float = 10.0) -> re.Match:
         """Wait for a regex in the output after the cursor; move the cursor past it."""
         return self._expect(pattern, timeout, stop_on_panic=False)

@@ -211,12 +211,17 @@ class Machine:
         return self.proc is not None and self.proc.poll() is None
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait for QEMU to exit by itself (e.g. after the EXIT command)."""
+        """Wait for QEMU to exit by itself (e.g. after the EXIT command); its exit code.
+
+        Returns once the console has read QEMU's last output too.
+        """
         self._require_started()
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired as err:
             raise MachineError(f"QEMU still running after {timeout} s") from err
+        self._console.wait_closed(2)
+        return code
 
     # -- stopping -----------------------------------------------------------
     def close(self) -> None:
