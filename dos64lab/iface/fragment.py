@@ -10,7 +10,8 @@ fragments of one datagram are keyed by (src, dst, protocol, ident) and kept as
   suggests 15 s; Linux uses 30 s);
 * at most ``MAX_FRAGMENTS`` pieces per datagram, so tiny-fragment floods cost little;
 * overlapping fragments drop the whole datagram (RFC 5722 asks this of IPv6; it
-  defeats teardrop-style attacks), and so does one that would grow past 65,535 bytes.
+  defeats teardrop-style attacks), and so does one that would grow past 65,535 bytes;
+  an exact duplicate (the network sent it twice) is only ignored (RFC 8200 §4.5).
 
 Each refusal returns a reason: the interface counts it.
 """
@@ -65,6 +66,10 @@ class Reassembler:
             if len(self.datagrams) >= MAX_DATAGRAMS:
                 return None, "frag_table_full"
             d = _Datagram(now, packet)
+        if start in d.pieces:                       # this offset again: a copy, or a lie
+            if d.pieces[start] == data:
+                return None, "frag_duplicate"
+            return self._drop(key), "frag_overlap"  # (replacing it would lose track of `held`)
         if self.held + len(data) > MAX_BYTES:
             return None, "frag_memory_full"
         if len(d.pieces) >= MAX_FRAGMENTS:
