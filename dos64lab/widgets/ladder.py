@@ -25,7 +25,7 @@ from html import escape
 from ipaddress import IPv4Address
 
 from ..errors import ParseError
-from ..wire import arp, ethernet, ipv4, pretty
+from ..wire import arp, dns, ethernet, ipv4, pretty, udp
 from ..wire.ethernet import EtherType, EthernetAddress
 
 __all__ = ["Ladder", "Lane", "Arrow", "ladder_svg", "show_ladder", "summary", "SLIRP_NAMES"]
@@ -65,17 +65,18 @@ class Ladder:
     ``me``: our MAC (``EthernetAddress``, ``"52:54:..."``, 6 bytes, or anything with a
     ``.mac`` such as a device), or our IPv4 address.  ``names``: extra words for lanes,
     ``{"10.0.2.2": "slirp"}`` (default ``SLIRP_NAMES``).  ``label``: ``frame -> str``
-    for the arrows (default ``summary``).  At most ``max_frames`` arrows are drawn.
+    for the arrows (default ``summary``); ``dns_ports``: UDP ports besides 53 whose
+    datagrams are DNS (a test's dnsmasq on the host).  At most ``max_frames`` arrows.
     """
 
     def __init__(self, frames, me, *, names: dict | None = None, label=None,
-                 title: str | None = None, max_frames: int = 100):
+                 dns_ports=(), title: str | None = None, max_frames: int = 100):
         items = [_item(x) for x in frames]
         self.title = title
         self.total = len(items)
         items = items[:max_frames]
         names = SLIRP_NAMES if names is None else names
-        label = label or summary
+        label = label or (lambda frame: summary(frame, dns_ports))
         my_mac, my_ip = _whoami(me, items)
         known = _learn_addresses(items, my_mac)       # a peer's MAC -> its IPv4 address
         lanes: dict[str, int] = {"us": 0}
@@ -180,9 +181,10 @@ _ADDRESSES = re.compile(r"^(\S+) > (\S+) ")
 _IP_PORT = re.compile(r"^\d+\.\d+\.\d+\.\d+\.(\d+)$")
 
 
-def summary(frame: bytes) -> str:
+def summary(frame: bytes, dns_ports=()) -> str:
     """``pretty(frame)`` without the addresses (the lanes show them); ports kept:
-    ``UDP 68 > 67 DHCP DISCOVER xid=0x3903f326``, ``ICMP echo request id=7 seq=1 len=56``."""
+    ``UDP 68 > 67 DHCP DISCOVER xid=0x3903f326``, ``ICMP echo request id=7 seq=1 len=56``.
+    UDP to or from one of ``dns_ports`` is read as DNS, as ``pretty`` reads port 53."""
     line = pretty(frame)
     m = _ADDRESSES.match(line)
     if not m:
@@ -191,8 +193,52 @@ def summary(frame: bytes) -> str:
     src, dst = _IP_PORT.match(m.group(1)), _IP_PORT.match(m.group(2))
     proto, _, tail = rest.partition(" ")
     if src and dst and proto in ("UDP", "TCP"):
+        ports = {int(src.group(1)), int(dst.group(1))}
+        if proto == "UDP" and ports & set(dns_ports):
+            tail = _dns_text(frame) or tail
         return f"{proto} {src.group(1)} > {dst.group(1)} {tail}".rstrip()
     return rest
+
+
+def _dns_text(frame: bytes) -> str | None:
+    """``DNS response id=0x0007 A? lab.test: A 10.9.8.7`` (pretty's words), or None."""
+    try:
+        ip = ipv4.Repr.parse(ethernet.Packet.new_checked(frame).payload)
+        m = dns.Repr.parse(udp.Packet.new_checked(ip.payload).payload)
+    except ParseError:
+        return None
+    text = f"DNS {'response' if m.is_response else 'query'} id={m.id:#06x}"
+    text += "".join(f" {_word(q.type)}? {q.name}" for q in m.questions)
+    if m.is_response and m.rcode:
+        text += f" {_word(m.rcode)}"
+    if m.answers:
+        text += ": " + ", ".join(f"{_word(r.type)} {_rdata(r.data)}" for r in m.answers)
+    return _printable(text)
+
+
+def _word(number) -> str:
+    return getattr(number, "name", str(number))
+
+
+def _rdata(data) -> str:
+    if isinstance(data, bytes):                       # a type we keep raw
+        return f"<{len(data)} bytes>"
+    if isinstance(data, tuple):                       # TXT strings
+        return " ".join(f'"{s.decode("latin-1")}"' for s in data)
+    return str(data)
+
+
+def _printable(text: str) -> str:
+    """Printable ASCII, as ``pretty`` makes it: ``\\`` doubled, other bytes ``\\xNN``."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif " " <= ch < "\x7f":
+            out.append(ch)
+        else:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+    return "".join(out)
 
 
 # -- who is who --------------------------------------------------------------------------

@@ -26,11 +26,11 @@ def ping_capture():
     return [(100.0 + i * 0.002, frame(n)) for i, n in enumerate(names)]
 
 
-def dns_answer_frame(name: str) -> bytes:
+def dns_answer_frame(name: str, port: int = 53) -> bytes:
     src, dst = IPv4Address("10.0.2.2"), IPv4Address("10.0.2.15")
     answer = dns.Repr(7, dns.Flags.QR | dns.Flags.RD, (dns.Question(name),),
                       (dns.Record(name, dns.Type.A, 60, IPv4Address("10.9.8.7")),))
-    datagram = udp.Repr(53, 49152, answer.to_bytes()).to_bytes(src, dst)
+    datagram = udp.Repr(port, 49152, answer.to_bytes()).to_bytes(src, dst)
     packet = ipv4.Repr(src, dst, IpProtocol.UDP, datagram).to_bytes()
     return ethernet.Repr(GW, US, EtherType.IPV4, packet).to_bytes()
 
@@ -151,3 +151,15 @@ def test_from_pcap_and_the_notebook_repr(tmp_path):
 def test_summary_drops_the_addresses_and_keeps_the_ports():
     assert summary(frame("dns_query")) == "UDP 49153 > 53 DNS query id=0xbeef A? www.example.com"
     assert summary(frame("tcp_synack")).startswith("TCP 80 > 49152 [S.] seq=1 ack=1001")
+
+
+def test_dns_on_another_port_is_read_as_dns_when_told_and_still_escaped():
+    capture = [(0.0, dns_answer_frame("lab.test", port=5353)),
+               (0.1, dns_answer_frame(EVIL + ".lab.test", port=5353))]
+    assert Ladder(capture, me=US).arrows[0].label == "UDP 5353 > 49152 len=42"
+    ladder = Ladder(capture, me=US, dns_ports=(5353,))
+    assert ladder.arrows[0].label == "UDP 5353 > 49152 DNS response id=0x0007 A? lab.test: A 10.9.8.7"
+    assert ladder.arrows[1].label == ("UDP 5353 > 49152 DNS response id=0x0007 A? " + EVIL_PRETTY
+                                      + ".lab.test: A 10.9.8.7")
+    root = ET.fromstring(ladder.svg())
+    assert not [e for e in root.iter() if "script" in e.tag]
