@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_FRAMES_PER_POLL = 64        # ingress per round: egress and timers are never starved
 ICMP_ERRORS_PER_SECOND = 10     # RFC 1812 §4.3.2.8: rate-limit the errors we send
+MAX_PACKET = 65_535             # an IPv4 total length: fragment offsets cannot go further
 UNSPECIFIED = IPv4Address(0)
 LIMITED_BROADCAST = IPv4Address("255.255.255.255")
 
@@ -184,10 +185,10 @@ class Interface:
                      and self.neighbors.asked(a.sender_ip))
         # RFC 826 "merge": update what we know; add only what talks to us
         if (for_me or known or solicited) and a.sender_ip != UNSPECIFIED:
-            accepted, waiting = self.neighbors.learn(a.sender_ip, a.sender_mac, now,
-                                                     solicited=solicited)
-            if not accepted:
-                self._drop("arp_rx_drop_conflict")  # someone else claims a live neighbour
+            refused, waiting = self.neighbors.learn(a.sender_ip, a.sender_mac, now,
+                                                    solicited=solicited)
+            if refused:                             # "conflict": another MAC for a live one
+                self._drop("arp_rx_drop_" + refused)
             for packet, _owner in waiting:
                 self._transmit(a.sender_mac, packet)
         if a.operation == arp.Operation.REQUEST and for_me:
@@ -202,6 +203,8 @@ class Interface:
             return self._drop(_reason(err))
         if ip.ttl == 0:
             return self._drop("ipv4_rx_drop_ttl")
+        if self._bad_source(ip):
+            return self._drop("ipv4_rx_drop_source")
         me = self.address
         broadcast = ip.dst == LIMITED_BROADCAST or (
             self.config.address is not None and ip.dst == self.config.address.network.broadcast_address)
@@ -226,6 +229,15 @@ class Interface:
             if not broadcast:
                 self._icmp_error(now, ip, icmp.Repr.dest_unreachable(2, _quote(ip)))
 
+    def _bad_source(self, ip) -> bool:
+        """RFC 1122 §3.2.1.3: a source names one host -- not a broadcast, multicast, loopback
+        or class E address (``is_reserved``: 240/4, 255.255.255.255 included); 0.0.0.0 only
+        for UDP (a host asking DHCP for an address)."""
+        src, net = ip.src, self.config.address
+        return (src.is_multicast or src.is_loopback or src.is_reserved
+                or (net is not None and src == net.network.broadcast_address)
+                or (src == UNSPECIFIED and ip.protocol != IpProtocol.UDP))
+
     def _icmp(self, now, ip, broadcast, sockets) -> None:
         try:
             m = icmp.Repr.parse(ip.payload)
@@ -243,7 +255,7 @@ class Interface:
                 quoted = ipv4.Repr.parse(_QuotedPacket.new_checked(m.data), verify_checksum=False)
             except ParseError:
                 return self._drop("icmp_rx_drop_bad_quote")
-            if not any(s.icmp_error(now, m, quoted) for s in sockets):
+            if not any(s.process_icmp_error(self, now, ip, m, quoted) for s in sockets):
                 self._drop("icmp_rx_drop_no_socket")
         elif not any(s.process_icmp(self, now, ip, m) for s in sockets):
             self._drop("icmp_rx_drop_no_socket")
@@ -263,6 +275,8 @@ class Interface:
 
     def _icmp_error(self, now, about: ipv4.Repr, message: icmp.Repr) -> None:
         """Send an ICMP error about ``about``, at most ICMP_ERRORS_PER_SECOND (token bucket)."""
+        if about.src == UNSPECIFIED:            # RFC 1122 §3.2.2: not about "no host"
+            return
         if self._error_refill is not None:
             self._error_tokens = min(float(ICMP_ERRORS_PER_SECOND), self._error_tokens
                                      + (now - self._error_refill) * ICMP_ERRORS_PER_SECOND)
@@ -287,6 +301,9 @@ class Interface:
             return self._refuse(now, owner, "ipv4_tx_drop_no_route", packet, f"no route to {dst}")
         self._ident = (self._ident + 1) & 0xFFFF
         packet = dataclasses.replace(packet, ident=self._ident, ttl=packet.ttl or self.config.ttl)
+        if packet.buffer_len() > MAX_PACKET:
+            return self._refuse(now, owner, "ipv4_tx_drop_too_big", packet,
+                                f"{packet.buffer_len()}-byte packet exceeds IPv4's {MAX_PACKET}")
         if packet.dont_fragment and packet.buffer_len() > self.mtu:
             return self._refuse(now, owner, "ipv4_tx_drop_too_big", packet,
                                 f"{packet.buffer_len()}-byte packet with DF set exceeds "

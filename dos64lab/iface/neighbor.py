@@ -12,7 +12,8 @@ RFC 826 (ARP) with the timers of RFC 1122 §2.3.2.1, after smoltcp's
   never lost (smoltcp #597); after ``RESOLVE_TIMEOUT`` they are dropped, counted,
   and their sockets told;
 * an unsolicited ARP may add an entry but not overwrite a live one, unless it answers
-  a request of ours (a cheap guard against spoofing a known neighbour).
+  a request of ours (a cheap guard against spoofing a known neighbour), nor push one
+  out of a full cache (else a flood of strangers would evict the gateway first).
 
 Time is an argument (seconds, a float); nothing here sends frames -- the interface
 asks what to send.
@@ -66,21 +67,25 @@ class NeighborCache:
         return entry.mac
 
     def learn(self, ip: IPv4Address, mac: EthernetAddress, now: float, *,
-              solicited: bool) -> tuple[bool, list]:
+              solicited: bool) -> tuple[str | None, list]:
         """An ARP (or traffic) from ``ip`` says it is at ``mac``.
 
-        Returns (accepted, packets that were waiting for this address).  A live entry
-        with another MAC is kept unless the news answers our own request (``solicited``).
+        Returns (why it was refused, or None; packets that were waiting for this address).
+        Unless the news answers our own request (``solicited``), a live entry with another
+        MAC is kept ("conflict") and a full cache makes no room ("cache_full").
         """
         entry = self.entries.get(ip)
-        if entry and entry.expires_at > now and entry.mac != mac and not solicited:
-            return False, []
+        if not solicited:
+            if entry and entry.expires_at > now and entry.mac != mac:
+                return "conflict", []
+            if entry is None and len(self.entries) >= self.capacity:
+                return "cache_full", []
         self.entries[ip] = Neighbor(mac, now + ENTRY_LIFETIME)
         self.entries.move_to_end(ip)
         while len(self.entries) > self.capacity:
             self.entries.popitem(last=False)
         waiting = self.pending.pop(ip, None)
-        return True, list(waiting.packets) if waiting else []
+        return None, list(waiting.packets) if waiting else []
 
     def refresh(self, ip: IPv4Address, mac: EthernetAddress, now: float) -> None:
         """Traffic from ``ip`` with the MAC we know: keep the entry alive (smoltcp #965)."""

@@ -40,6 +40,11 @@ class Socket:
         cut to the 8 bytes the error carries): True if that packet was mine."""
         return False
 
+    def process_icmp_error(self, iface, now: float, ip, icmp, quoted) -> bool:
+        """The same, with the packet that carried the error (``ip.src``: who reported it);
+        by default ``icmp_error``, for sockets that need not know the sender."""
+        return self.icmp_error(now, icmp, quoted)
+
     # -- egress ---------------------------------------------------------------
     def dispatch(self, iface, now: float) -> list:
         """Packets (``ipv4.Repr``) to send now."""

@@ -77,7 +77,7 @@ class IcmpSocket(Socket):
                               None if sent is None else now - sent, m.data))
         return True
 
-    def icmp_error(self, now, m, quoted) -> bool:
+    def process_icmp_error(self, iface, now, ip, m, quoted) -> bool:
         if quoted.protocol != IpProtocol.ICMP or len(quoted.payload) < 8:
             return False
         try:
@@ -87,7 +87,7 @@ class IcmpSocket(Socket):
         if echo.type != IcmpType.ECHO_REQUEST or echo.ident != self.ident:
             return False
         self.sent_at.pop(echo.seq, None)
-        self._queue(EchoError(quoted.dst, echo.seq, int(m.type), m.code))
+        self._queue(EchoError(ip.src, echo.seq, int(m.type), m.code))   # the reporter
         return True
 
     def send_failed(self, now, packet, message) -> None:

@@ -284,10 +284,11 @@ def test_an_expired_entry_may_be_replaced(host_gw):
 def test_cache_capacity_evicts_the_least_recently_used():
     cache = NeighborCache(capacity=2)
     a, b, c = (IPv4Address(f"10.0.0.{i}") for i in (1, 2, 3))
-    cache.learn(a, GW_MAC, 0.0, solicited=False)
-    cache.learn(b, GW_MAC, 0.0, solicited=False)
+    cache.learn(a, GW_MAC, 0.0, solicited=True)
+    cache.learn(b, GW_MAC, 0.0, solicited=True)
     assert cache.lookup(a, 1.0) == GW_MAC                  # a is used: b is now the oldest
-    cache.learn(c, GW_MAC, 2.0, solicited=False)
+    assert cache.learn(c, GW_MAC, 2.0, solicited=False) == ("cache_full", [])
+    cache.learn(c, GW_MAC, 2.0, solicited=True)            # an answer to our request
     assert list(cache.entries) == [a, c]
     assert CAPACITY == 256
 
@@ -307,3 +308,27 @@ def test_broadcast_destination_needs_no_arp(host):
     out = host.poll_decoded(0.0)
     assert [eth for eth, _ in out] == [header(HOST_MAC, BROADCAST)] * 2
     assert host.iface.neighbors.pending == {}
+
+
+def test_a_full_cache_makes_no_room_for_strangers(host_gw):
+    """Else a flood of ARP from strangers would push the gateway out, and a spoofer in."""
+    host_gw.iface.neighbors.capacity = 3
+    strangers = [arp_frame(Operation.REQUEST, EVIL_MAC, f"10.0.2.{i}", HOST_IP)
+                 for i in (30, 31, 32)]
+    host_gw.poll(1.0, *strangers)
+    assert list(host_gw.iface.neighbors.entries) == [GW_IP, IPv4Address("10.0.2.30"),
+                                                     IPv4Address("10.0.2.31")]
+    assert host_gw.stats["arp_rx_drop_cache_full"] == 1 and host_gw.stats["arp_tx_reply"] == 3
+    host_gw.poll(2.0, arp_frame(Operation.REQUEST, EVIL_MAC, GW_IP, HOST_IP))
+    assert host_gw.iface.neighbors.lookup(GW_IP, 2.0) == GW_MAC
+
+
+def test_an_answer_to_our_request_may_push_out_the_oldest_entry(host_gw):
+    host_gw.iface.neighbors.capacity = 1
+    sock = host_gw.add(UdpSocket())
+    sock.bind(5000)
+    sock.send_to(b"a", (PEER, 9))
+    host_gw.poll(1.0)
+    reply = arp_frame(Operation.REPLY, PEER_MAC, PEER, HOST_IP, target_mac=HOST_MAC, dst=HOST_MAC)
+    assert len(host_gw.poll(1.1, reply)) == 1
+    assert list(host_gw.iface.neighbors.entries) == [PEER]
