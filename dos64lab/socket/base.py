@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-__all__ = ["Socket", "SocketSet"]
+from ..errors import Dos64LabError
+
+__all__ = ["Socket", "SocketSet", "SocketError"]
+
+
+class SocketError(Dos64LabError):
+    """A socket was used wrongly (not bound, queue full, payload too large)."""
 
 
 class Socket:

@@ -17,9 +17,11 @@ from ipaddress import IPv4Address
 from ..wire import icmp, ipv4
 from ..wire.icmp import IcmpType
 from ..wire.ipv4 import IpProtocol
-from .base import Socket
+from .base import Socket, SocketError
 
 __all__ = ["IcmpSocket", "EchoReply", "EchoError"]
+
+MAX_DATA = 65_507           # 65,535 - 20 (IPv4 header) - 8 (ICMP header)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ class IcmpSocket(Socket):
         self.sent_at: dict[int, float] = {}  # seq -> when the request left (bounded)
 
     def send_echo(self, dst, seq: int, data: bytes = b"") -> None:
+        if len(data) > MAX_DATA:
+            raise SocketError(f"echo data of {len(data)} bytes: at most {MAX_DATA}")
+        if len(self.tx) >= self.capacity:
+            self.stats["tx_drop_full"] += 1
+            raise SocketError(f"ICMP send queue full ({len(self.tx)} requests waiting)")
         self.tx.append((IPv4Address(dst), icmp.Repr.echo_request(self.ident, seq & 0xFFFF, data)))
 
     def recv(self) -> EchoReply | EchoError | None:

@@ -13,19 +13,14 @@ import random
 from collections import deque
 from ipaddress import IPv4Address
 
-from ..errors import Dos64LabError
 from ..wire import ipv4, udp
 from ..wire.ipv4 import IpProtocol
-from .base import Socket
+from .base import Socket, SocketError
 
 __all__ = ["UdpSocket", "SocketError", "EPHEMERAL_PORTS", "MAX_PAYLOAD"]
 
 EPHEMERAL_PORTS = range(49152, 65536)
 MAX_PAYLOAD = 65_507            # 65,535 - 20 (IPv4 header) - 8 (UDP header)
-
-
-class SocketError(Dos64LabError):
-    """A socket was used wrongly (not bound, queue full, payload too large)."""
 
 
 class UdpSocket(Socket):
@@ -52,7 +47,11 @@ class UdpSocket(Socket):
             raise SocketError(f"UDP payload must be bytes, not {type(data).__name__}")
         if len(data) > MAX_PAYLOAD:
             raise SocketError(f"UDP payload of {len(data)} bytes: at most {MAX_PAYLOAD}")
-        ip, port = IPv4Address(to[0]), int(to[1])
+        try:
+            ip, port = IPv4Address(to[0]), int(to[1])
+        except (TypeError, ValueError, IndexError) as err:
+            raise SocketError(f"UDP destination {to!r} is not an (IPv4 address, port) pair: "
+                              f"{err}") from err
         if not 0 < port <= 0xFFFF:
             raise SocketError(f"UDP destination port {port} is not in 1..65535")
         if len(self.tx) >= self.tx_packets or self._tx_bytes + len(data) > self.max_bytes:
