@@ -71,6 +71,7 @@ class Stack:
         self.polls = 0                  # rounds run
         self.busy_polls = 0             # rounds that did something
         self._owns_device = owns_device
+        self._reap: set[int] = set()    # sockets to remove once finished()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = None
@@ -96,6 +97,9 @@ class Stack:
         with self.lock:
             now = self.clock()
             did = self.iface.poll(now, self.device, self.sockets)
+            for handle in [h for h in self._reap if self.sockets[h].finished()]:
+                self.sockets.remove(handle)
+                self._reap.discard(handle)
             self.polls += 1
             self.busy_polls += did
             self.changed.notify_all()
@@ -104,6 +108,12 @@ class Stack:
     def wake(self) -> None:
         """Poll soon: something was queued for sending."""
         self._wake.set()
+
+    def reap_later(self, handle: int) -> None:
+        """Remove socket ``handle`` once it has finished (its last RST or FIN sent)."""
+        with self.lock:
+            self._reap.add(handle)
+        self.wake()
 
     def close(self) -> None:
         """Stop the thread (and close the device if the stack opened it).  Idempotent."""
@@ -188,6 +198,38 @@ class Stack:
         finally:
             self.remove(handle)
 
+    def connect(self, host, port: int, timeout: float = 10.0, **socket_args) -> "TcpConnection":
+        """Open a TCP connection (blocking until ESTABLISHED): ConnectionRefused after an RST,
+        ConnectionTimeout when the SYN is never answered, StackTimeout after ``timeout``."""
+        from .socket.tcp import TcpSocket
+        sock = TcpSocket(**socket_args)
+        with self.lock:
+            if self.iface.address is None:
+                raise StackError("the interface has no address: run dhcp() or configure()")
+            local = (self.iface.address, self._free_port())
+            sock.connect(local, (IPv4Address(host), port), self.clock())
+            handle = self.sockets.add(sock)
+        self.wake()
+        conn = TcpConnection(self, sock, handle)
+        conn.wait_established(timeout)
+        return conn
+
+    def listen(self, port: int, backlog: int = 16, **socket_args) -> "TcpServer":
+        """A listening TCP port; ``accept()`` gives connections."""
+        from .socket.tcp import TcpListener
+        listener = TcpListener(port, backlog, **socket_args)
+        with self.lock:
+            if any(getattr(s, "port", None) == port and type(s) is TcpListener for s in self.sockets):
+                raise StackError(f"TCP port {port} is already listening")
+            handle = self.sockets.add(listener)
+        return TcpServer(self, listener, handle)
+
+    def _free_port(self) -> int:
+        used = {s.local[1] for s in self.sockets if getattr(s, "local", None)}
+        while (port := self.iface.random.randrange(49152, 65536)) in used:
+            pass
+        return port
+
     def udp(self, port: int = 0) -> "UdpEndpoint":
         """A bound UDP socket with blocking ``sendto``/``recvfrom``."""
         return UdpEndpoint(self, port)
@@ -257,6 +299,158 @@ def _take(sock, seq):
         if item.seq == seq:
             return item
     return None
+
+
+class TcpConnection:
+    """A TCP connection of a live stack, with blocking calls (a small ``socket.socket``).
+
+    ``send`` queues what fits, ``sendall`` waits until everything is queued, ``recv``
+    returns what arrived (b"" at the end of the stream), ``recv_exactly(n)``,
+    ``reader()`` a file-like object for line protocols, ``shutdown()`` sends our FIN,
+    ``close()`` ends it.  ``info()``: state and counters (cwnd, SRTT, retransmits, ...).
+    """
+
+    def __init__(self, stack: Stack, sock, handle: int):
+        self.stack, self.socket, self.handle = stack, sock, handle
+
+    def _wait(self, predicate, timeout, what):
+        def check():
+            value = predicate()
+            if not value and self.socket.error is not None:
+                raise self.socket.error
+            return value
+        return self.stack.wait_for(check, timeout, what,
+                                   lambda: f"state {self.socket.state.value}")
+
+    def wait_established(self, timeout: float) -> None:
+        from .socket.tcp import State
+        try:
+            self._wait(lambda: self.socket.state not in (State.SYN_SENT, State.SYN_RECEIVED),
+                       timeout, f"TCP connection to {self.remote}")
+        except StackTimeout:
+            self.abort()
+            raise
+        self._wait(lambda: True, 0, "")              # raises the error of a failed handshake
+
+    @property
+    def remote(self) -> str:
+        ip, port = self.socket.remote
+        return f"{ip}:{port}"
+
+    def send(self, data: bytes, timeout: float = 10.0) -> int:
+        """Queue what fits (waiting up to ``timeout`` for room); returns how many bytes."""
+        data = memoryview(bytes(data) if not isinstance(data, (bytes, bytearray)) else data)
+        n = self._wait(lambda: self.socket.send(data) if data else -1, timeout,
+                       f"room in the send buffer of {self.remote}")
+        self.stack.wake()
+        return max(n, 0)
+
+    def sendall(self, data: bytes, timeout: float = 30.0) -> None:
+        view, deadline = memoryview(data), time.monotonic() + timeout
+        while view:
+            n = self.send(view, max(0.0, deadline - time.monotonic()))
+            view = view[n:]
+
+    def recv(self, limit: int = 65536, timeout: float = 10.0) -> bytes:
+        """Bytes that arrived (at most ``limit``); b"" once the peer closed its side."""
+        data = self._wait(lambda: self.socket.recv(limit) or (self.socket.eof and b"EOF"),
+                          timeout, f"data from {self.remote}")
+        self.stack.wake()                            # the window grew: maybe an update to send
+        return b"" if data == b"EOF" and self.socket.eof else data
+
+    def recv_exactly(self, n: int, timeout: float = 30.0) -> bytes:
+        out, deadline = bytearray(), time.monotonic() + timeout
+        while len(out) < n:
+            chunk = self.recv(n - len(out), max(0.0, deadline - time.monotonic()))
+            if not chunk:
+                raise StackError(f"{self.remote} closed after {len(out)} of {n} bytes")
+            out += chunk
+        return bytes(out)
+
+    def reader(self):
+        """A buffered, file-like reader (``readline()``, ``read(n)``) over ``recv``."""
+        import io
+        conn = self
+
+        class Raw(io.RawIOBase):
+            def readable(self):
+                return True
+
+            def readinto(self, buffer):
+                data = conn.recv(len(buffer))
+                buffer[:len(data)] = data
+                return len(data)
+
+        return io.BufferedReader(Raw())
+
+    def shutdown(self) -> None:
+        """Send our FIN after what is queued (we still receive)."""
+        with self.stack.lock:
+            self.socket.close()
+        self.stack.wake()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """FIN, wait until the peer acknowledged it (or ``timeout``), forget the socket."""
+        from .socket.tcp import State
+        self.shutdown()
+        try:
+            self.stack.wait_for(lambda: self.socket.state in (State.CLOSED, State.TIME_WAIT,
+                                                              State.FIN_WAIT_2),
+                                timeout, "our FIN to be acknowledged")
+        except StackError:
+            self.abort()
+        self._forget_when_closed()
+
+    def abort(self) -> None:
+        """RST to the peer, now."""
+        with self.stack.lock:
+            self.socket.abort(self.stack.clock())
+        self.stack.wake()
+        self._forget_when_closed()
+
+    def _forget_when_closed(self):
+        # TIME-WAIT and FIN-WAIT-2 go on in the poll loop; the set drops CLOSED sockets
+        self.stack.reap_later(self.handle)
+
+    def info(self) -> dict:
+        with self.stack.lock:
+            return self.socket.describe()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class TcpServer:
+    """A listening port of a live stack: ``accept(timeout)`` gives ``TcpConnection``s."""
+
+    def __init__(self, stack: Stack, listener, handle: int):
+        self.stack, self.listener, self.handle = stack, listener, handle
+
+    def accept(self, timeout: float = 10.0) -> TcpConnection:
+        def take():
+            child = self.listener.accept()
+            return child and (child, self.stack.sockets.add(child))
+        child, handle = self.stack.wait_for(take, timeout,
+                                            f"a connection on TCP port {self.listener.port}")
+        return TcpConnection(self.stack, child, handle)
+
+    def close(self) -> None:
+        """Stop listening; connections not yet accepted are reset."""
+        with self.stack.lock:
+            self.listener.close(self.stack.clock())
+        self.stack.reap_later(self.handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class UdpEndpoint:

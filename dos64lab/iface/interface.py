@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from ..errors import ParseError
-from ..wire import arp, ethernet, icmp, ipv4, udp
+from ..wire import arp, ethernet, icmp, ipv4, tcp, udp
 from ..wire.ethernet import BROADCAST, EtherType, EthernetAddress
 from ..wire.icmp import IcmpType
 from ..wire.ipv4 import IpProtocol
+from ..socket.tcp import tcp_reset_for
 from .fragment import Reassembler, fragment
 from .neighbor import NeighborCache
 
@@ -224,6 +225,8 @@ class Interface:
             self._icmp(now, ip, broadcast, sockets)
         elif ip.protocol == IpProtocol.UDP:
             self._udp(now, ip, broadcast, sockets)
+        elif ip.protocol == IpProtocol.TCP:
+            self._tcp(now, ip, broadcast, sockets)
         else:
             self._drop("ipv4_rx_drop_protocol")
             if not broadcast:
@@ -259,6 +262,22 @@ class Interface:
                 self._drop("icmp_rx_drop_no_socket")
         elif not any(s.process_icmp(self, now, ip, m) for s in sockets):
             self._drop("icmp_rx_drop_no_socket")
+
+    def _tcp(self, now, ip, broadcast, sockets) -> None:
+        if broadcast:
+            return self._drop("tcp_rx_drop_broadcast")
+        try:
+            seg = tcp.Repr.parse(ip.payload, ip.src, ip.dst)
+        except ParseError as err:
+            return self._drop(_reason(err))
+        self.stats["tcp_rx"] += 1
+        for s in sockets:
+            if s.accepts_tcp(self, ip, seg):
+                return s.process_tcp(self, now, ip, seg)
+        self._drop("tcp_rx_drop_no_socket")
+        if (reset := tcp_reset_for(ip, seg)) is not None:  # RFC 9293 §3.10.7.1: a closed port
+            self.send_ip(now, reset)
+            self.stats["tcp_tx_reset"] += 1
 
     def _udp(self, now, ip, broadcast, sockets) -> None:
         try:

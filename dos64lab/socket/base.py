@@ -37,6 +37,13 @@ class Socket:
     def process_udp(self, iface, now: float, ip, udp) -> None:
         pass
 
+    def accepts_tcp(self, iface, ip, seg) -> bool:
+        """Is this TCP segment (``ipv4.Repr``, ``tcp.Repr``) for me?"""
+        return False
+
+    def process_tcp(self, iface, now: float, ip, seg) -> None:
+        pass
+
     def process_icmp(self, iface, now: float, ip, icmp) -> bool:
         """An ICMP message that is not an error: True if it was mine."""
         return False
@@ -70,6 +77,10 @@ class Socket:
         """The interface could not send ``packet`` (an ``ipv4.Repr`` from our ``dispatch``):
         no route, no ARP answer, not allowed.  By default, one ``error`` per packet."""
         self.error(now, message)
+
+    def finished(self) -> bool:
+        """Nothing left to send or wait for: the set may drop this socket."""
+        return True
 
     def describe(self) -> dict:
         """State and counters as plain data (netstat, the status API)."""
