@@ -372,11 +372,13 @@ def _arrow(a: Arrow, y: float, lanes: int) -> list[str]:
                    f'stroke-width="1.5"{dash}>{title}</line>')
         out.append(_head(x2, y, way, color))
         centre, span = (x1 + x2) / 2, abs(x2 - x1)
-    text = _xml(a.label, max(12, int(span / _CHAR_W)))
+    # the label is centred on its arrow and may run past its ends, not out of the picture
+    room = 2 * min(centre - _LEFT, _LEFT + lanes * _LANE_W - centre) - 8
+    text = _xml(a.label, max(12, int(max(span, room) / _CHAR_W)))
     # a white halo under the label keeps it readable where it crosses a lifeline
-    out.append(f'<text x="{centre}" y="{y - 4}" text-anchor="middle" fill="white" '
-               f'stroke="white" stroke-width="4" aria-hidden="true">{text}</text>')
-    out.append(f'<text x="{centre}" y="{y - 4}" text-anchor="middle" fill="{color}">'
+    out.append(f'<text x="{centre}" y="{y - 6}" text-anchor="middle" fill="white" '
+               f'stroke="white" stroke-width="3" aria-hidden="true">{text}</text>')
+    out.append(f'<text x="{centre}" y="{y - 6}" text-anchor="middle" fill="{color}">'
                f'{title}{text}</text>')
     return out
 
