@@ -293,19 +293,24 @@ class Fresh:
         return out
 
 
-def readme_prerequisites() -> str:
+def committed(commit: str, path: str) -> str:
+    """A file as the commit under test has it (the work tree may differ)."""
+    return subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"],
+                          capture_output=True, text=True, timeout=30, check=True).stdout
+
+
+def readme_prerequisites(commit: str) -> str:
     """The README's line for a bare machine, before its two commands."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    section = committed(commit, "README.md").split("## Two commands", 1)[1].split("\n## ", 1)[0]
     cmds = re.findall(r"`([^`]*apt-get[^`]*install[^`]*)`", section)
     assert len(cmds) == 1, f"the README's Two commands section should give one apt-get line: {cmds}"
     assert "make test" in section
     return cmds[0]
 
 
-def apt_txt() -> list[str]:
+def apt_txt(commit: str) -> list[str]:
     """What set-up may install (tests/test_setup_packages.py: the same as its table)."""
-    lines = (ROOT / "apt.txt").read_text().splitlines()
+    lines = committed(commit, "apt.txt").splitlines()
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
@@ -325,17 +330,18 @@ def test_a_bare_debian_12_sets_itself_up_and_passes(tmp_path):
         root.mkdir()
         run_host(["tar", "--numeric-owner", "-C", str(root), "-xzf", str(tarball)], log, timeout=300)
         copy_host_settings(root)
-        head = run_host(["git", "-C", str(ROOT), "rev-parse", "HEAD"], log, timeout=30).strip()
+        origin = root / "srv/dos64lab.git"      # HEAD of the repository the suite runs from
         run_host(["git", "clone", "-q", "--bare", "--no-local", "--single-branch", str(ROOT),
-                  str(root / "srv/dos64lab.git")], log, timeout=120)
+                  str(origin)], log, timeout=120)
+        head = run_host(["git", "-C", str(origin), "rev-parse", "HEAD"], log, timeout=30).strip()
         fresh = Fresh(root, log)
 
         # 1. what the README asks of a bare machine, as root
-        fresh.ok(readme_prerequisites(), timeout=300)
+        fresh.ok(readme_prerequisites(head), timeout=300)
         fresh.ok(f"useradd -m {LEARNER} && ! command -v sudo"
                  f" && cp -a /srv/dos64lab.git /srv/{LEARNER}.git"
                  f" && chown -R {LEARNER}: /srv/{LEARNER}.git", timeout=60)
-        packages = apt_txt()
+        packages = apt_txt(head)
         absent = fresh.ok("for p in " + " ".join(packages) +
                           "; do dpkg -s $p >/dev/null 2>&1 || echo $p; done", timeout=60).split()
         assert "python3-venv" in absent and "python3" in absent, absent
@@ -356,7 +362,8 @@ def test_a_bare_debian_12_sets_itself_up_and_passes(tmp_path):
             assert re.search(rf"(?<![\w.-]){re.escape(pkg)}(?![\w.-])", errors[0].splitlines()[0]), pkg
 
         # 3. as root, the README's test command sets everything up itself and passes
-        rc, out = fresh.run(f"git clone -q /srv/dos64lab.git dos64lab && cd dos64lab && make test",
+        rc, out = fresh.run(f"git clone -q /srv/dos64lab.git dos64lab && cd dos64lab"
+                            f" && test $(git rev-parse HEAD) = {head} && make test",
                             timeout=1000, env={"PYTEST_ADDOPTS": f'-m "not {INNER_MARKER}"'})
         out = plain(out)
         assert rc == 0, f"make test in the fresh root exited {rc}\n{log.tail()}"
