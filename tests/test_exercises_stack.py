@@ -3,7 +3,7 @@ a wrong one, and for an exercise not written yet one kind line on stderr and no 
 
 import pytest
 
-from dos64lab.exercises import ExerciseFailed, check_ipv4_checksum
+from dos64lab.exercises import ExerciseFailed, check_dns_answer_parser, check_ipv4_checksum
 from dos64lab.stack import Stack
 from dos64lab.wire.checksum import internet_checksum
 
@@ -80,3 +80,100 @@ def test_ipv4_checksum_on_a_bare_machine_brings_up_its_own_stack(capsys):
     with Machine() as m:
         check_ipv4_checksum(ipv4_checksum, m)
     assert "all 7 cases right" in capsys.readouterr().out
+
+
+# -- chapter 06: answer_addresses -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def open_net():
+    """A stack on an unrestricted machine (dnsmasq on the host is reached at 10.0.2.2:PORT);
+    its allow-list admits 10.0.2.2 and the DHCP broadcast, nothing else."""
+    from ipaddress import IPv4Network
+    from dos64lab.iface import InterfaceConfig
+    from dos64lab.machine import Machine
+    allow = InterfaceConfig(allow=(IPv4Network("10.0.2.2/32"), IPv4Network("255.255.255.255/32")))
+    with Machine(restrict=False, hostfwd=False) as m, Stack.on(m, allow) as stack:
+        stack.dhcp()
+        yield stack
+
+
+def answer_addresses(message: bytes) -> list:
+    import struct
+
+    def skip_name(pos):
+        while message[pos] and message[pos] & 0xC0 != 0xC0:
+            pos += 1 + message[pos]
+        return pos + (2 if message[pos] else 1)
+
+    qdcount, ancount = struct.unpack_from("!HH", message, 4)
+    pos = 12
+    for _ in range(qdcount):
+        pos = skip_name(pos) + 4
+    out = []
+    for _ in range(ancount):
+        pos = skip_name(pos)
+        rtype, _, _, rdlength = struct.unpack_from("!HHIH", message, pos)
+        pos += 10
+        if rtype == 1:
+            out.append(bytes(message[pos:pos + 4]))         # 4 bytes are a fine answer too
+        pos += rdlength
+    return out
+
+
+def test_dns_answer_parser_right_is_all_ticks(open_net, capsys):
+    check_dns_answer_parser(answer_addresses, open_net)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "check_dns_answer_parser: all 6 cases right."
+    assert all(line.startswith("✓ ") for line in out[:-1]) and len(out) == 7
+    assert "✓ many.lab.test A: three addresses: " in "\n".join(out)
+    assert open_net.iface.stats["ipv4_tx_drop_not_allowed"] == 0
+
+
+def test_dns_answer_parser_that_ignores_pointers_is_wrong_and_says_why(open_net, capsys):
+    import struct
+
+    def no_pointers(message):          # takes a pointer's 0xc0 for a label length
+        def skip_name(pos):
+            while message[pos]:
+                pos += 1 + message[pos]
+            return pos + 1
+        pos = skip_name(12) + 4
+        out = []
+        for _ in range(struct.unpack_from("!H", message, 6)[0]):
+            pos = skip_name(pos)
+            rtype, _, _, rdlength = struct.unpack_from("!HHIH", message, pos)
+            if rtype == 1:
+                out.append(".".join(map(str, message[pos + 10:pos + 14])))
+            pos += 10 + rdlength
+        return out
+    with pytest.raises(ExerciseFailed):
+        check_dns_answer_parser(no_pointers, open_net)
+    out = capsys.readouterr().out
+    assert "✗ lab.test A: one address: raised IndexError" in out
+    assert "✓ nope.lab.test A" in out                       # no answers, no names to skip
+    assert "✓ lab.test A again, every name spelt out" in out
+
+
+def test_dns_answer_parser_that_keeps_every_record_is_wrong_for_aaaa(open_net, capsys):
+    from dos64lab.wire import dns
+
+    def every_record(message):
+        return [str(r.data) for r in dns.Repr.parse(message).answers if r.type != dns.Type.CNAME]
+    with pytest.raises(ExerciseFailed, match="1 of 6 cases wrong"):
+        check_dns_answer_parser(every_record, open_net)
+    assert "✗ lab.test AAAA" in capsys.readouterr().out
+
+
+def test_dns_answer_parser_not_done_yet_is_one_kind_line_and_no_exception(open_net, capsys):
+    check_dns_answer_parser(unsolved, open_net)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("check_dns_answer_parser: not done yet")
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_dns_answer_parser_on_a_bare_unrestricted_machine(capsys):
+    from dos64lab.machine import Machine
+    with Machine(restrict=False, hostfwd=False) as m:
+        check_dns_answer_parser(answer_addresses, m)
+    assert "all 6 cases right" in capsys.readouterr().out

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 from ..errors import Dos64LabError, ParseError
 from ..phy.device import DeviceWrapper
@@ -207,13 +207,16 @@ def recording(stack):
 
 @contextmanager
 def on_stack(net):
-    """The live stack to check on: ``net`` itself, or one of our own on a ``Machine``."""
+    """The live stack to check on: ``net`` itself, or one of our own on a ``Machine``
+    (10.0.2.15, its allow-list admitting 10.0.2.2 alone)."""
     from ..stack import Stack
     if isinstance(net, Stack):
         if net.iface.address is None:
             raise Dos64LabError("the stack has no address yet: run net.configure() first")
         yield net
         return
-    with Stack.on(net) as own:
+    from ..iface import InterfaceConfig
+    only_slirp = InterfaceConfig(allow=(IPv4Network(GATEWAY + "/32"),))   # nothing else leaves
+    with Stack.on(net, only_slirp) as own:
         own.configure()
         yield own
