@@ -5,6 +5,11 @@ into the exact command line, so tests and learners can read what runs.  The
 three control channels (QMP, qtest, serial console) are sockets Python already
 holds: QEMU gets their other ends as inherited file descriptors, so nothing
 listens on a path and nothing can connect to the wrong machine.
+
+The NIC's netdev ``n0`` is slirp (QEMU's user network), or with ``link=`` a Unix
+datagram socket shared with a ``LinuxPeer``'s QEMU (one frame per datagram, no port
+opened), or, when there are several (``wire=True``, ``slirp=True`` beside a link), a
+QEMU hub joining them (``nic_netdevs``).
 """
 
 from dataclasses import dataclass
@@ -29,6 +34,9 @@ class MachineConfig:
     guestfwd: tuple = ()        # ((guest_ip, guest_port, host_port), ...) to 127.0.0.1
     pcap: str | None = None     # record every frame on the NIC (filter-dump)
     wire: bool = False          # a hub: NIC + slirp + a raw-frame socket Python holds (Wire)
+    link: object = None         # a LinuxPeer (or Link): the NIC on its private segment
+    slirp: bool | None = None   # slirp on the NIC; None: yes unless there is a link
+                                # (link and slirp=True: both, on a hub)
     nic_slot: int | None = None # PCI slot of the NIC on bus 0 (QEMU picks 1 by default)
     qemu: str = "qemu-system-x86_64"
     extra_args: tuple = ()
@@ -37,27 +45,33 @@ class MachineConfig:
         _check("accel", self.accel, ("tcg", "kvm"))
         _check("net_mode", self.net_mode, ("host", "kernel"))
         _check("virtio", self.virtio, ("legacy", "modern"))
+        if not (self.has_slirp or self.wire or self.link is not None):
+            raise ValueError("slirp=False leaves the NIC unplugged: give a link or wire=True")
+
+    @property
+    def has_slirp(self) -> bool:
+        return self.link is None if self.slirp is None else self.slirp
+
+    @property
+    def has_hostfwd(self) -> bool:
+        return self.hostfwd and self.has_slirp
 
     def argv(self, kernel: str, qmp_fd: int, qtest_fd: int, console_fd: int,
-             wire_fd: int | None = None) -> list[str]:
+             wire_fd: int | None = None, link_fd: int | None = None) -> list[str]:
         accel = ["-accel", "kvm", "-accel", "tcg"] if self.accel == "kvm" else ["-accel", "tcg"]
-        slirp = "u0" if self.wire else "n0"       # n0 is always what the NIC plugs into
-        netdev = f"user,id={slirp},restrict={'on' if self.restrict else 'off'}"
-        if self.hostfwd:
-            netdev += "".join(f",hostfwd=tcp:127.0.0.1:0-:{p}" for p in GUEST_PORTS.values())
-        for guest_ip, guest_port, host_port in self.guestfwd:
-            netdev += f",guestfwd=tcp:{guest_ip}:{guest_port}-tcp:127.0.0.1:{host_port}"
+        backends = {}                               # what the NIC's netdev n0 is cabled to
+        if self.has_slirp:
+            backends["u0"] = slirp_netdev(self.restrict, self.hostfwd, self.guestfwd)
+        if self.wire:                               # raw frames to and from Python (Wire)
+            backends["d0"] = f"dgram,local.type=fd,local.str={wire_fd}"
+        if self.link is not None:                   # a peer's private segment (Link)
+            backends["l0"] = f"dgram,local.type=fd,local.str={link_fd}"
         nic = f"virtio-net-pci,id={NIC_ID},netdev=n0,romfile="
         if self.virtio == "modern":
             nic += ",disable-legacy=on"
         if self.nic_slot is not None:
             nic += f",addr={self.nic_slot:#x}"
-        netdevs = ["-netdev", netdev]
-        if self.wire:                           # hub 0: slirp, the raw-frame socket, the NIC
-            netdevs += ["-netdev", f"dgram,id=d0,local.type=fd,local.str={wire_fd}",
-                        "-netdev", "hubport,id=h0,hubid=0,netdev=u0",
-                        "-netdev", "hubport,id=h1,hubid=0,netdev=d0",
-                        "-netdev", "hubport,id=n0,hubid=0"]
+        netdevs = nic_netdevs(backends)
         argv = [
             self.qemu, "-machine", "q35", "-nodefaults", "-no-user-config",
             "-display", "none", "-m", str(self.memory_mib), *accel,
@@ -74,6 +88,34 @@ class MachineConfig:
         if self.pcap:
             argv += ["-object", f"filter-dump,id=dump0,netdev=n0,file={self.pcap}"]
         return argv + list(self.extra_args)
+
+
+def slirp_netdev(restrict: bool = True, hostfwd: bool = True, guestfwd=()) -> str:
+    """QEMU's user networking (slirp); hostfwd: host 127.0.0.1:<free> to GUEST_PORTS."""
+    netdev = f"user,restrict={'on' if restrict else 'off'}"
+    if hostfwd:
+        netdev += "".join(f",hostfwd=tcp:127.0.0.1:0-:{p}" for p in GUEST_PORTS.values())
+    for guest_ip, guest_port, host_port in guestfwd:
+        netdev += f",guestfwd=tcp:{guest_ip}:{guest_port}-tcp:127.0.0.1:{host_port}"
+    return netdev
+
+
+def nic_netdevs(backends: dict) -> list[str]:
+    """``-netdev`` options giving the NIC's netdev ``n0`` its backends ({id: "type,options"}).
+
+    One backend is ``n0`` itself.  Several meet on hub 0 (``-netdev hubport``), with one
+    more port for the NIC: every port sees the frames of every other.
+    """
+    def netdev(spec, id):
+        kind, _, options = spec.partition(",")
+        return ["-netdev", f"{kind},id={id}" + (f",{options}" if options else "")]
+
+    if len(backends) == 1:
+        return netdev(next(iter(backends.values())), "n0")
+    args = [arg for id, spec in backends.items() for arg in netdev(spec, id)]
+    for i, id in enumerate(backends):
+        args += ["-netdev", f"hubport,id=h{i},hubid=0,netdev={id}"]
+    return args + ["-netdev", "hubport,id=n0,hubid=0"]
 
 
 def _check(name, value, allowed):
