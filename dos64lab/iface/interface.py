@@ -233,11 +233,12 @@ class Interface:
                 self._icmp_error(now, ip, icmp.Repr.dest_unreachable(2, _quote(ip)))
 
     def _bad_source(self, ip) -> bool:
-        """RFC 1122 §3.2.1.3: a source names one host -- not a broadcast, multicast, loopback
-        or class E address (``is_reserved``: 240/4, 255.255.255.255 included); 0.0.0.0 only
-        for UDP (a host asking DHCP for an address)."""
+        """RFC 1122 §3.2.1.3: a source names one host -- not a broadcast, multicast or
+        class E address (``is_reserved``: 240/4, 255.255.255.255 included); 0.0.0.0 only
+        for UDP (a host asking DHCP for an address).  We deviate on 127/8, which the RFC
+        also forbids: slirp sends its ICMP errors (port unreachable) from 127.0.0.1."""
         src, net = ip.src, self.config.address
-        return (src.is_multicast or src.is_loopback or src.is_reserved
+        return (src.is_multicast or src.is_reserved
                 or (net is not None and src == net.network.broadcast_address)
                 or (src == UNSPECIFIED and ip.protocol != IpProtocol.UDP))
 

@@ -283,6 +283,16 @@ def test_icmp_error_too_short_to_quote_is_counted(host_gw):
     assert host_gw.stats["icmp_rx_drop_data"] == 1
 
 
+def test_icmp_error_from_127_0_0_1_is_believed_as_slirp_sends_it(host_gw):
+    """slirp reports a closed host port from 127.0.0.1: RFC 1122 would drop it, we don't."""
+    sock = host_gw.add(UdpSocket())
+    sock.bind(5000)
+    packet = sent_udp(host_gw, sock, GW_IP, 40000)
+    error = icmp.Repr.dest_unreachable(3, quote(packet))
+    host_gw.poll(1.1, ip_frame(icmp_packet("127.0.0.1", HOST_IP, error)))
+    assert sock.errors == ["ICMP DEST_UNREACHABLE code 3 from 10.0.2.2:40000"]
+
+
 # -- routes -----------------------------------------------------------------------------
 
 def test_on_link_destination_is_asked_for_directly(host):
@@ -646,3 +656,4 @@ def test_a_flood_of_10000_hostile_frames_leaves_memory_bounded_and_ping_working(
     run(a, b, now + 31)
     reply = ping.recv()
     assert isinstance(reply, EchoReply) and reply.size == 3008
+
