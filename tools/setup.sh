@@ -27,6 +27,7 @@ tshark                                              tshark
 /usr/share/misc/pci.ids|/usr/share/hwdata/pci.ids   pci.ids
 /usr/sbin/debootstrap                               debootstrap
 /usr/sbin/dnsmasq                                   dnsmasq-base
+curl                                                curl
 '
 # make and git are not here: a bare machine needs them before this script runs
 # (README: apt-get install -y git make).
