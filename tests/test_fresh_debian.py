@@ -373,10 +373,10 @@ def test_a_bare_debian_12_sets_itself_up_and_passes(tmp_path):
         summary = [ln for ln in out.splitlines() if re.search(r"=+ .*\d+ passed.* in [\d.]+s", ln)]
         assert summary and not re.search(r"\d+ (failed|error)", summary[-1]), \
             f"no clean pytest summary inside\n{log.tail()}"
-        assert "deselected" in summary[-1], "the inner run should leave this test out"
         fresh.ok("cd dos64lab && dpkg -s " + " ".join(packages) + " >/dev/null"
-                 " && .venv/bin/python -m pip --version && test -s kernel/build/dos64.elf",
-                 timeout=60)
+                 " && .venv/bin/python -m pip --version && test -s kernel/build/dos64.elf"
+                 # the inner run left this test out: it made no root of its own
+                 " && test -z \"$(find /tmp -name fresh-debian.log)\"", timeout=60)
 
         # 4. a .venv without pip (a set-up stopped half-way) is rebuilt, and says so
         out = plain(fresh.ok("cd dos64lab && rm -rf .venv/lib/python3*/site-packages/pip"
