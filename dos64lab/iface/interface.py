@@ -32,7 +32,7 @@ from ..wire import arp, ethernet, icmp, ipv4, tcp, udp
 from ..wire.ethernet import BROADCAST, EtherType, EthernetAddress
 from ..wire.icmp import IcmpType
 from ..wire.ipv4 import IpProtocol
-from ..socket.tcp import tcp_reset_for
+from ..socket.tcp import TcpListener, tcp_reset_for
 from .fragment import Reassembler, fragment
 from .neighbor import NeighborCache
 
@@ -54,8 +54,10 @@ class InterfaceConfig:
     gateway: IPv4Address | None = None          # the default route
     dns_servers: tuple[IPv4Address, ...] = ()
     #: destinations the stack may send to (None: any).  Others are dropped and counted:
-    #: tests use it to prove traffic stays with slirp and the test's own servers.
-    allow: tuple[IPv4Network, ...] | None = None
+    #: tests use it to prove traffic stays with slirp and the test's own servers.  An
+    #: entry is a network (anything to it) or ``(network, port)``: only TCP and UDP to
+    #: that destination port, e.g. ``((IPv4Network("10.0.2.2/32"), 8000),)``.
+    allow: tuple[IPv4Network | tuple[IPv4Network, int], ...] | None = None
     ttl: int = 64
 
 
@@ -187,7 +189,8 @@ class Interface:
         # RFC 826 "merge": update what we know; add only what talks to us
         if (for_me or known or solicited) and a.sender_ip != UNSPECIFIED:
             refused, waiting = self.neighbors.learn(a.sender_ip, a.sender_mac, now,
-                                                    solicited=solicited)
+                                                    solicited=solicited,
+                                                    keep=a.sender_ip == self.config.gateway)
             if refused:                             # "conflict": another MAC for a live one
                 self._drop("arp_rx_drop_" + refused)
             for packet, _owner in waiting:
@@ -272,7 +275,9 @@ class Interface:
         except ParseError as err:
             return self._drop(_reason(err))
         self.stats["tcp_rx"] += 1
-        for s in sockets:
+        # a connection's own socket first, a listener on its port only if there is none
+        # (RFC 9293 §3.10.7): a late duplicate SYN must not open a second connection
+        for s in sorted(sockets, key=lambda s: isinstance(s, TcpListener)):
             if s.accepts_tcp(self, ip, seg):
                 return s.process_tcp(self, now, ip, seg)
         self._drop("tcp_rx_drop_no_socket")
@@ -311,11 +316,12 @@ class Interface:
     def send_ip(self, now: float, packet: ipv4.Repr, owner=None) -> bool:
         """Route, resolve, fragment and frame one packet.  False if it was dropped
         (and ``owner.send_failed`` told why); a packet waiting for ARP counts as sent."""
-        dst = packet.dst
-        allow = self.config.allow
-        if allow is not None and not any(dst in net for net in allow):
+        dst, port = packet.dst, _dst_port(packet)
+        if not self.allows(dst, port):
+            names_ports = any(isinstance(entry, tuple) for entry in self.config.allow)
+            where = f"{dst} port {port}" if names_ports and port is not None else f"{dst}"
             return self._refuse(now, owner, "ipv4_tx_drop_not_allowed", packet,
-                                f"{dst} is not on the egress allow-list")
+                                f"{where} is not on the egress allow-list")
         hop = self.next_hop(dst)
         if hop is None:
             return self._refuse(now, owner, "ipv4_tx_drop_no_route", packet, f"no route to {dst}")
@@ -349,6 +355,14 @@ class Interface:
             self.stats["ipv4_tx_fragmented"] += 1
         for piece in pieces:
             self._frame(mac, EtherType.IPV4, piece.to_bytes())
+
+    def allows(self, dst: IPv4Address, port: int | None = None) -> bool:
+        """Is ``dst`` on the egress allow-list?  ``port``: the TCP/UDP destination port
+        (None for other protocols), for entries that name one."""
+        allow = self.config.allow
+        return allow is None or any(
+            dst in entry[0] and port == entry[1] if isinstance(entry, tuple) else dst in entry
+            for entry in allow)
 
     def next_hop(self, dst: IPv4Address) -> IPv4Address | None:
         """Where a packet for ``dst`` goes first: itself on-link, else the gateway."""
@@ -395,6 +409,13 @@ class Interface:
 def _reason(err: ParseError) -> str:
     """A counter name from a parse error: ``ipv4_rx_drop_checksum``."""
     return f"{err.layer}_rx_drop_{err.field.replace(' ', '_')}"
+
+
+def _dst_port(packet: ipv4.Repr) -> int | None:
+    """The destination port of a TCP or UDP packet (bytes 2..3 of either header), else None."""
+    if packet.protocol in (IpProtocol.TCP, IpProtocol.UDP) and len(packet.payload) >= 4:
+        return int.from_bytes(packet.payload[2:4], "big")
+    return None
 
 
 def _quote(ip: ipv4.Repr) -> bytes:

@@ -42,6 +42,7 @@ CAPACITY = 256              # entries; the least recently used one goes first
 class Neighbor:
     mac: EthernetAddress
     expires_at: float
+    keep: bool = False          # asked for by us, or the gateway: never evicted for a stranger
 
 
 @dataclass
@@ -67,20 +68,27 @@ class NeighborCache:
         return entry.mac
 
     def learn(self, ip: IPv4Address, mac: EthernetAddress, now: float, *,
-              solicited: bool) -> tuple[str | None, list]:
+              solicited: bool, keep: bool = False) -> tuple[str | None, list]:
         """An ARP (or traffic) from ``ip`` says it is at ``mac``.
 
         Returns (why it was refused, or None; packets that were waiting for this address).
         Unless the news answers our own request (``solicited``), a live entry with another
-        MAC is kept ("conflict") and a full cache makes no room ("cache_full").
+        MAC is kept ("conflict"), and a full cache makes room only by forgetting the least
+        recently used entry that is not kept (``keep``: we asked for it, or the caller says,
+        as for the gateway) -- so a flood of strangers cannot push the gateway out
+        ("cache_full" when every entry is kept).
         """
         entry = self.entries.get(ip)
         if not solicited:
             if entry and entry.expires_at > now and entry.mac != mac:
                 return "conflict", []
             if entry is None and len(self.entries) >= self.capacity:
-                return "cache_full", []
-        self.entries[ip] = Neighbor(mac, now + ENTRY_LIFETIME)
+                stranger = next((k for k, e in self.entries.items() if not e.keep), None)
+                if stranger is None:
+                    return "cache_full", []
+                del self.entries[stranger]
+        self.entries[ip] = Neighbor(mac, now + ENTRY_LIFETIME,
+                                    solicited or keep or bool(entry and entry.keep))
         self.entries.move_to_end(ip)
         while len(self.entries) > self.capacity:
             self.entries.popitem(last=False)

@@ -310,17 +310,27 @@ def test_broadcast_destination_needs_no_arp(host):
     assert host.iface.neighbors.pending == {}
 
 
-def test_a_full_cache_makes_no_room_for_strangers(host_gw):
-    """Else a flood of ARP from strangers would push the gateway out, and a spoofer in."""
+def test_a_full_cache_makes_room_among_strangers_never_the_gateway(host_gw):
+    """A flood of ARP from strangers must not push out the gateway (and let a spoofer in),
+    nor lock out the next real host: strangers make room for strangers."""
     host_gw.iface.neighbors.capacity = 3
     strangers = [arp_frame(Operation.REQUEST, EVIL_MAC, f"10.0.2.{i}", HOST_IP)
                  for i in (30, 31, 32)]
     host_gw.poll(1.0, *strangers)
-    assert list(host_gw.iface.neighbors.entries) == [GW_IP, IPv4Address("10.0.2.30"),
-                                                     IPv4Address("10.0.2.31")]
-    assert host_gw.stats["arp_rx_drop_cache_full"] == 1 and host_gw.stats["arp_tx_reply"] == 3
+    assert list(host_gw.iface.neighbors.entries) == [GW_IP, IPv4Address("10.0.2.31"),
+                                                     IPv4Address("10.0.2.32")]
+    assert host_gw.stats["arp_tx_reply"] == 3
     host_gw.poll(2.0, arp_frame(Operation.REQUEST, EVIL_MAC, GW_IP, HOST_IP))
     assert host_gw.iface.neighbors.lookup(GW_IP, 2.0) == GW_MAC
+    assert host_gw.stats["arp_rx_drop_conflict"] == 1
+
+
+def test_a_cache_full_of_hosts_we_asked_for_refuses_strangers():
+    cache = NeighborCache(capacity=2)
+    for i in (2, 3):
+        cache.learn(IPv4Address(f"10.0.2.{i}"), GW_MAC, 0.0, solicited=True)
+    assert cache.learn(IPv4Address("10.0.2.40"), EVIL_MAC, 1.0, solicited=False)[0] == "cache_full"
+    assert len(cache.entries) == 2
 
 
 def test_an_answer_to_our_request_may_push_out_the_oldest_entry(host_gw):
