@@ -408,14 +408,13 @@ class TcpSocket(Socket):
     # -- egress ---------------------------------------------------------------------------
     def dispatch(self, iface, now) -> list:
         out = []
+        if self.state not in (State.CLOSED, State.LISTEN):
+            self._timers(iface, now)                       # may give up: an RST, at once
         if self.send_rst is not None:
             out.append(self._packet(self.send_rst))
             self.send_rst = None
             self.stats["tx_resets"] += 1
         if self.state in (State.CLOSED, State.LISTEN):
-            return out
-        self._timers(iface, now)
-        if self.state == State.CLOSED:
             return out
         snd = self.snd
         if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
