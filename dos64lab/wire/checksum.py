@@ -21,10 +21,13 @@ def ones_sum(data, start: int = 0) -> int:
     """
     if len(data) % 2:
         data = bytes(data) + b"\0"
-    total = start + sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total > 0xFFFF:                      # add the carries back in
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    # The words, read as one big number, are  sum(word_i * 2**(16 i)); since 2**16 = 1
+    # modulo 0xffff, that number is the sum of the words modulo 0xffff -- which is what
+    # adding the carries back in computes, but for 0xffff in place of 0 (RFC 1071 §2(B):
+    # "end-around carry").  One big-number remainder instead of a loop over words.
+    total = int.from_bytes(data, "big") + start
+    folded = total % 0xFFFF
+    return 0xFFFF if total and not folded else folded
 
 
 def internet_checksum(data, start: int = 0) -> int:
