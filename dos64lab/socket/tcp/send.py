@@ -9,13 +9,17 @@ Sequence space: ``una`` (SND.UNA, oldest unacknowledged) <= ``nxt`` (SND.NXT, ne
 send) <= ``max`` (the highest ever sent: ``nxt`` goes back after a timeout).  ``buffer``
 holds the bytes from ``base`` on, unacknowledged or unsent; a SYN and a FIN take one
 sequence number each but no byte of the buffer.
+
+Fast recovery does not move ``nxt``: ``next_segment`` first sends the holes again -- the
+segment at ``una``, then (with SACK) each gap below the peer's highest SACKed byte, once
+each (``high_rxt``, RFC 6675's HighRxt) -- and then new data from ``nxt``.
 """
 
 from __future__ import annotations
 
 from .congestion import NewReno
 from .rtt import RttEstimator
-from .seq import Seq
+from .seq import Seq, seq_max
 
 __all__ = ["Sender"]
 
@@ -37,6 +41,7 @@ class Sender:
         self.cc = NewReno(mss)
         self.timed: tuple[Seq, float] | None = None  # (seq, sent at): one RTT sample at a time
         self.scoreboard: list[tuple[Seq, Seq]] = []  # SACKed [start, end) above una, sorted
+        self.high_rxt = iss                         # in recovery, sent again up to here
         self.retransmits = 0
         self.bytes_acked = 0
 
@@ -97,19 +102,23 @@ class Sender:
     def next_segment(self, nagle: bool) -> tuple[Seq, bytes, bool] | None:
         """(seq, data, fin) of the next segment to send now, or None.
 
-        Skips SACKed blocks.  Sends a partial segment only when Nagle allows: nothing
+        In fast recovery, a hole first (``_hole``).  Then new data from SND.NXT, skipping
+        what the peer SACKed.  A partial segment goes only when Nagle allows: nothing
         unacknowledged, or Nagle off, or the application has nothing more (RFC 896);
         and never a tiny one into a big window (RFC 9293 §3.8.6.2.1).
         """
-        while (end := self.is_sacked(self.nxt)) is not None:
-            self.nxt = end
-        offset = self.nxt - self.base
+        if (hole := self._hole()) is not None:
+            return hole
+        seq = self.nxt
+        while (end := self.is_sacked(seq)) is not None:
+            seq = end
+        offset = seq - self.base
         available = len(self.buffer) - offset
         room = self.usable_window()
-        fin = self.fin_queued and available <= self.mss and self.nxt <= self.end
+        fin = self.fin_queued and available <= self.mss and seq <= self.end
         if available <= 0:
-            if fin and self.nxt == self.end and room >= 0:
-                return self.nxt, b"", True           # only the FIN
+            if fin and seq == self.end and room >= 0:
+                return seq, b"", True                # only the FIN
             return None
         size = min(available, self.mss, max(room, 0))
         if size <= 0:
@@ -119,12 +128,44 @@ class Sender:
         if size < self.mss and nagle and self.nxt != self.una and not self.fin_queued:
             return None                              # Nagle: wait for the ACK of what's out
         data = bytes(self.buffer[offset:offset + size])
-        return self.nxt, data, fin and size == available
+        return seq, data, fin and size == available
+
+    def _hole(self) -> tuple[Seq, bytes, bool] | None:
+        """In fast recovery, a segment the peer lacks (RFC 6582 §3.2; RFC 6675 §4 NextSeg,
+        simplified): SND.UNA first -- the duplicate or partial ACKs say it is missing, and
+        it goes whatever the window (RFC 5681 §3.2 step 2) -- then, with SACK, each gap
+        below the highest SACKed byte while the window allows.  Each at most once."""
+        if not self.cc.in_recovery:
+            return None
+        seq = seq_max(self.una, self.high_rxt)
+        while (end := self.is_sacked(seq)) is not None:
+            seq = end
+        first = seq == self.una
+        if seq >= self.nxt or not (first or (self.scoreboard and seq < self.scoreboard[-1][1])):
+            return None
+        stop = min([seq + self.mss, self.nxt] + [s for s, _ in self.scoreboard if s > seq])
+        size = max(0, min(stop, self.end) - seq)
+        fin = self.fin_queued and seq + size == self.end and self.max > self.end
+        if size == 0 and not fin:
+            return None
+        if not first and size > self.usable_window():
+            return None
+        offset = seq - self.base
+        return seq, bytes(self.buffer[offset:offset + size]), fin
+
+    def window_probe(self) -> tuple[Seq, bytes]:
+        """The persist timer's probe: the byte at SND.UNA, past the closed window (RFC 9293
+        §3.8.6.1, RFC 1122 §4.2.2.17).  ``nxt`` stays at ``una``: if the peer rejects the
+        byte, it goes again when the window opens; if it takes it, its ACK moves ``nxt``."""
+        self.max = seq_max(self.max, self.una + 1)
+        offset = self.una - self.base
+        return self.una, bytes(self.buffer[offset:offset + 1])
 
     def sent(self, seq: Seq, length: int, now: float, retransmission: bool) -> None:
         end = seq + length
         if retransmission:
             self.retransmits += 1
+            self.high_rxt = seq_max(self.high_rxt, end)
             if self.timed and seq <= self.timed[0]:
                 self.timed = None                    # Karn: that sample is ambiguous now
         elif self.timed is None and length:

@@ -126,6 +126,7 @@ class TcpSocket(Socket):
         self._peer_syn: tcp.Repr | None = None   # its options shape our SYN-ACK
         self.keepalive_probes = 0        # sent since the peer last said anything
         self._probe = False              # a keep-alive probe is due
+        self._window_probe = False       # the persist timer expired: probe the zero window
 
     # -- the user's calls (RFC 9293 §3.10.1-§3.10.5) -------------------------------------
     def connect(self, local: tuple, remote: tuple, now: float) -> None:
@@ -169,7 +170,7 @@ class TcpSocket(Socket):
     def abort(self, now: float) -> None:
         """ABORT: RST to the peer, drop everything (RFC 9293 §3.10.5)."""
         if self.state in SYNCHRONIZED or self.state == State.SYN_RECEIVED:
-            self.send_rst = tcp.Repr(self.local[1], self.remote[1], self.snd.nxt, 0, F.RST)
+            self.send_rst = tcp.Repr(self.local[1], self.remote[1], self.snd.max, 0, F.RST)
         self._closed()
 
     @property
@@ -326,12 +327,17 @@ class TcpSocket(Socket):
         if ack < snd.una:                                     # old duplicate: ignore its ACK
             return True
         if ack == snd.una:
-            if (not seg.payload and not seg.flags & F.FIN and window == snd.wnd
-                    and snd.nxt != snd.una):
+            # RFC 5681 §2: a duplicate ACK -- data outstanding, none carried, the window the
+            # same (and not zero: that ACK answers a persist probe)
+            if (not seg.payload and not seg.flags & F.FIN and window == snd.wnd and window
+                    and snd.max != snd.una):
                 self.stats["dupacks"] += 1
-                if snd.cc.on_dupack(snd.flight(), snd.max):  # RFC 5681 §3.2: fast retransmit
+                if snd.cc.on_dupack(snd.max - snd.una, snd.max):  # §3.2: fast retransmit
+                    snd.high_rxt = snd.una                   # a new recovery: nothing resent yet
                     self._retransmit_hole()
             snd.update_window(Seq(seg.seq), ack, window)
+            if snd.wnd == 0:
+                self.retries = 0                             # RFC 1122 §4.2.2.17: it answers
         else:
             rtt = None
             ts = seg.timestamps if self.use_ts else None
@@ -382,8 +388,8 @@ class TcpSocket(Socket):
                 self._time_wait(now)
 
     def _retransmit_hole(self) -> None:
-        """Send the first unacknowledged, un-SACKed segment again (at the next dispatch)."""
-        self.snd.nxt = self.snd.una
+        """Fast retransmit or a partial ACK: the next dispatch sends the holes again
+        (``Sender.next_segment``), not everything after them."""
         self.stats["fast_retransmits"] += 1
 
     def _reset_by_peer(self) -> None:
@@ -421,7 +427,11 @@ class TcpSocket(Socket):
             return out + self._handshake(iface, now)
         if self._probe:                 # keep-alive: an old byte's number makes the peer ACK
             self._probe = False
-            out.append(self._segment(iface, now, snd.nxt - 1, F.ACK, b""))
+            out.append(self._segment(iface, now, snd.max - 1, F.ACK, b""))
+        if self._window_probe:          # persist: one byte into the zero window
+            self._window_probe = False
+            seq, data = snd.window_probe()
+            out.append(self._segment(iface, now, seq, F.ACK | F.PSH, data))
         # data, FIN
         nagle = not self.nodelay
         while self.state not in (State.TIME_WAIT, State.CLOSED):
@@ -446,7 +456,8 @@ class TcpSocket(Socket):
             self.ack_now = False                               # data segments carry the ACK
             self.delack_at, self.unacked_segments = None, 0
         if self.ack_now or (self.delack_at is not None and now >= self.delack_at):
-            out.append(self._segment(iface, now, snd.nxt, F.ACK, b""))
+            # SND.NXT as the peer knows it: the highest sent (``nxt`` may have gone back)
+            out.append(self._segment(iface, now, snd.max, F.ACK, b""))
             self.ack_now, self.delack_at, self.unacked_segments = False, None, 0
             self.stats["tx_acks"] += 1
         return out
@@ -499,13 +510,13 @@ class TcpSocket(Socket):
             return
         if not self._expired(now, self.MAX_RETRIES):
             return
-        if snd.wnd == 0 and snd.una == snd.nxt:                         # persist: a 1-byte probe
+        if snd.wnd == 0 and snd.end > snd.una:          # the persist timer (§3.8.6.1): probe
             self.stats["window_probes"] += 1
-            snd.wnd = 1
+            self._window_probe = True
         else:
-            snd.cc.on_timeout(snd.flight())
+            snd.cc.on_timeout(snd.max - snd.una)        # RFC 5681 §3.1 eq. 4: FlightSize
             self.stats["timeouts"] += 1
-        snd.rewind()
+            snd.rewind()
         self.rto_at = now + snd.rtt.rto
 
     def _segment(self, iface, now, seq, flags, data, options=None, window=None) -> ipv4.Repr:
@@ -531,7 +542,7 @@ class TcpSocket(Socket):
     def poll_at(self, now) -> float | None:
         if self.send_rst is not None or self.ack_now:
             return now
-        if self._probe or self.snd and self.state in SYNCHRONIZED and self.snd.next_segment(not self.nodelay):
+        if self._probe or self._window_probe or self.snd and self.state in SYNCHRONIZED and self.snd.next_segment(not self.nodelay):
             return now
         times = [t for t in (self.rto_at, self.delack_at, self.timewait_at, self.keepalive_at)
                  if t is not None]
