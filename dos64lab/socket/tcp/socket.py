@@ -160,7 +160,9 @@ class TcpSocket(Socket):
         """CLOSE: send a FIN after the queued data (RFC 9293 §3.10.4)."""
         if self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT):
             self.state = State.CLOSED
-        elif self.state in (State.SYN_RECEIVED, State.ESTABLISHED):
+        elif self.state == State.SYN_RECEIVED:
+            self.snd.fin_queued = True           # the FIN waits for ESTABLISHED (§3.10.4)
+        elif self.state == State.ESTABLISHED:
             self.snd.fin_queued = True
             self.state = State.FIN_WAIT_1
         elif self.state == State.CLOSE_WAIT:
@@ -246,6 +248,11 @@ class TcpSocket(Socket):
         if not self.rcv.acceptable(seq, length) and not (seg.flags & F.SYN and self.state == State.SYN_RECEIVED):
             if not seg.flags & F.RST:
                 self.ack_now = True                          # tell the peer what we expect
+            if self.state == State.TIME_WAIT and seg.flags & F.FIN:
+                self._time_wait(now)                         # its FIN again: restart 2 MSL
+            elif (self.rcv.room() == 0 and seq == self.rcv.nxt and seg.flags & F.ACK
+                  and not seg.flags & (F.RST | F.SYN)):
+                self._ack(iface, now, seg)                   # a zero window still takes ACKs
             self.stats["rx_drop_out_of_window"] += 1
             return
         if ts and seq <= self.rcv.nxt:                       # RFC 7323 §4.3: remember TSval
@@ -261,8 +268,10 @@ class TcpSocket(Socket):
         # fourth: SYN in a synchronized state: RFC 5961 §4, a challenge ACK
         if seg.flags & F.SYN:
             if self.state == State.SYN_RECEIVED and seq == self.rcv.nxt - 1:
-                self.ack_now = True                         # the peer's SYN again: SYN-ACK again
-                self.rto_at = now
+                if seg.flags & F.ACK and self.snd.una < Seq(seg.ack) <= self.snd.max:
+                    self._ack(iface, now, seg)              # simultaneous open: its SYN-ACK
+                    return                                  # acknowledges ours (§3.5, fig. 8)
+                self.rto_at = now                           # the peer's SYN again: SYN-ACK again
                 return
             self.stats["challenge_acks"] += 1
             self.ack_now = True
@@ -314,7 +323,8 @@ class TcpSocket(Socket):
             if not snd.una < ack <= snd.max:
                 self.send_rst = tcp.Repr(self.local[1], self.remote[1], seg.ack, 0, F.RST)
                 return False
-            self.state = State.ESTABLISHED
+            # a close() in SYN-RECEIVED was queued until now (RFC 9293 §3.10.4)
+            self.state = State.FIN_WAIT_1 if snd.fin_queued else State.ESTABLISHED
             self.retries = 0
             snd.update_window(Seq(seg.seq), ack, seg.window << self.snd_shift)
         if ack > snd.max:                                     # acks what we never sent
@@ -357,9 +367,6 @@ class TcpSocket(Socket):
             elif self.state == State.LAST_ACK:
                 self._closed()
                 return False
-        if self.state == State.TIME_WAIT and seg.flags & F.FIN:
-            self.ack_now = True                               # the peer's FIN again
-            self._time_wait(now)
         return True
 
     def _text(self, now, seq, seg: tcp.Repr) -> None:
@@ -395,8 +402,11 @@ class TcpSocket(Socket):
     def _reset_by_peer(self) -> None:
         if self.state == State.SYN_RECEIVED and self.listener is not None:
             self.listener.forget(self)                       # back to LISTEN (§3.10.7.4)
+        elif self.state == State.SYN_RECEIVED:               # our active open was refused
+            self.error = ConnectionRefused(f"connection to {self.remote[0]}:{self.remote[1]} "
+                                           "refused (RST in SYN-RECEIVED)")
         elif self.state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2,
-                            State.CLOSE_WAIT, State.SYN_RECEIVED):
+                            State.CLOSE_WAIT):
             self.error = ConnectionReset(f"connection to {self.remote[0]}:{self.remote[1]} "
                                          f"reset by peer in {self.state.value}")
         self.stats["resets_received"] += 1
