@@ -59,16 +59,17 @@ class Receiver:
     def receive(self, seq: Seq, data: bytes, fin: bool) -> bool:
         """Take a segment's data (and FIN).  Returns True if it was out of order or filled
         a hole -- an ACK should go at once (RFC 5681 §4.2)."""
-        if fin:
-            self.fin = seq + len(data)
         offset = self.nxt - seq                      # bytes we already have at the front
         if offset > 0:
-            data = data[offset:]
-            seq = self.nxt
-            if not data and not fin:
+            if offset >= len(data) + fin:            # all of it (its FIN too): a duplicate,
                 self.dup_segments += 1
-                return True                          # a duplicate: ACK at once
-        data = data[:self.room() - max(0, seq - self.nxt)]   # never beyond the window
+                return True                          # ACK at once
+            data, seq = data[offset:], self.nxt
+        room = max(0, self.room() - (seq - self.nxt))
+        if len(data) > room:                         # never beyond the window (§3.10.7.4);
+            data, fin = data[:room], False           # a FIN past its edge is not taken
+        if fin:
+            self.fin = seq + len(data)
         hole_filled, in_order = False, seq == self.nxt
         if in_order:
             self.ready += data

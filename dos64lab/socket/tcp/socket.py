@@ -57,6 +57,7 @@ class State(Enum):
 SYNCHRONIZED = {State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT,
                 State.CLOSING, State.LAST_ACK, State.TIME_WAIT}
 RECEIVING = {State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2}    # data still accepted
+IDLE = {State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2}         # no timer but keep-alive
 SENDING = {State.ESTABLISHED, State.CLOSE_WAIT}                         # send() still allowed
 
 
@@ -506,7 +507,7 @@ class TcpSocket(Socket):
         if self.timewait_at is not None and now >= self.timewait_at:
             self._closed()
             return
-        if self.keepalive_at is not None and now >= self.keepalive_at and self.state in SYNCHRONIZED:
+        if self.keepalive_at is not None and now >= self.keepalive_at and self.state in IDLE:
             self.keepalive_probes += 1                                  # RFC 1122 §4.2.3.6
             if self.keepalive_probes > 5:
                 self.error = ConnectionTimeout(f"keep-alive: {self.remote[0]}:{self.remote[1]} "
@@ -534,7 +535,8 @@ class TcpSocket(Socket):
             options = ()
             if self.use_ts:
                 options += (tcp.Timestamps(self._tsval(now), self.ts_recent),)
-            if self.use_sack and self.rcv.early:
+            if self.use_sack and self.rcv.early and not data:   # a full data segment has
+                # no room for them within the MSS (RFC 2018 §3): they ride on pure ACKs
                 options += (tcp.Sack(self.rcv.sack_blocks(3 if self.use_ts else 4)),)
         if window is None:
             window = min(self.rcv.window() >> self.rcv_shift, 0xFFFF)
