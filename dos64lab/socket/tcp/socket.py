@@ -679,7 +679,7 @@ class TcpListener(Socket):
             self.stats["syns"] += 1
             return
         child.process_tcp(iface, now, ip, seg)
-        if child.state == State.CLOSED:
+        if child.finished():
             self.children.pop(key, None)
         elif child.state != State.SYN_RECEIVED and child not in self.queue:
             if len(self.queue) >= self.backlog:           # accept queue full: refuse it
@@ -694,9 +694,8 @@ class TcpListener(Socket):
         out = []
         for child in list(self.children.values()) + self._take_dead():
             out += child.dispatch(iface, now)
-            if child.state == State.CLOSED and child.remote in self.children \
-                    and self.children[child.remote] is child:
-                del self.children[child.remote]
+            if child.finished() and self.children.get(child.remote) is child:
+                del self.children[child.remote]            # gone, its last RST sent
         return out
 
     def _take_dead(self) -> list:
@@ -704,6 +703,8 @@ class TcpListener(Socket):
         return dead
 
     def poll_at(self, now) -> float | None:
+        if self._dead:
+            return now                                     # their RSTs are due
         times = [c.poll_at(now) for c in self.children.values()]
         return min((t for t in times if t is not None), default=None)
 
