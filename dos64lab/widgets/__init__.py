@@ -6,8 +6,9 @@ from .rings import RingView, rings_html, show_rings                             
 from .frames import frame_fields, show_frame_fields                               # chapter 04
 from .ladder import Ladder, ladder_svg, show_ladder                               # chapters 05-07
 from .tcp_states import StateDiagram, state_diagram_svg                           # chapter 07
+from .plots import LinePlot, PollTimeline, TcpTrace, tcp_plot                     # chapters 07, 08
 
 __all__ = ["show_roadmap", "roadmap_svg", "show_config_space", "show_capability_chain",
            "show_pci_table", "show_rings", "RingView", "rings_html", "show_frame_fields",
            "frame_fields", "Ladder", "show_ladder", "ladder_svg", "StateDiagram",
-           "state_diagram_svg"]
+           "state_diagram_svg", "TcpTrace", "PollTimeline", "LinePlot", "tcp_plot"]
