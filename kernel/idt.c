@@ -3,8 +3,10 @@
 //
 // Vectors 0-31 are CPU exceptions: the kernel has no way to recover from
 // any of them, so trap() prints a register dump and panics. Vectors 32-47
-// are the 8259 IRQs (pic.c remaps them there); only the timer (IRQ0) and
-// COM1 (IRQ4) are unmasked, so any other IRQ is impossible device state,
+// are the 8259 IRQs (pic.c remaps them there); the timer (IRQ0) and COM1
+// (IRQ4) are unmasked at boot, and a driver may add one more line with
+// irq_register (net=kernel: the NIC's INTx), which installs the handler
+// *before* it unmasks the line. Any other IRQ is impossible device state,
 // except the 8259's spurious IRQ 7/15 which must be ignored without EOI.
 // Vectors 48-255 have stubs too: nothing in DOS64 programs them (no local
 // APIC timer, no MSI), so one arriving -- say an MSI a device was set up
@@ -36,6 +38,7 @@ _Static_assert(sizeof(struct gate) == 16, "64-bit IDT gate is 16 bytes");
 
 extern uint64_t vectors[NVECTORS];          // vectors.S
 static struct gate idt[NVECTORS];
+static void (*irq_handler[16])(void);       // irq_register: drivers' lines
 
 static const char *const exc_names[32] = {
   "#DE Divide error", "#DB Debug", "NMI", "#BP Breakpoint",
@@ -113,7 +116,22 @@ void trap(struct trapframe *tf)
     uart_intr();
     break;
   default:
-    panic("unexpected IRQ %d: it is masked in the 8259", irq);
+    if (!irq_handler[irq])
+      panic("unexpected IRQ %d: it is masked in the 8259", irq);
+    irq_handler[irq]();           // quiets the device before the EOI (level-triggered)
   }
   pic_eoi(irq);
+}
+
+// Route IRQ `irq` to fn, then unmask it: never the other way round.
+void irq_register(int irq, void (*fn)(void))
+{
+  if (irq < 0 || irq > 15 || irq == 2 || irq == IRQ_TIMER || irq == IRQ_COM1 || irq_handler[irq])
+    panic("irq_register: IRQ %d is not free for a driver", irq);
+  uint64_t flags = read_rflags();
+  cli();
+  irq_handler[irq] = fn;
+  pic_enable(irq);
+  if (flags & RFLAGS_IF)
+    sti();
 }

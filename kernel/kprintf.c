@@ -1,9 +1,12 @@
-// kprintf.c -- formatted output to the console.
+// kprintf.c -- formatted output to the console, or into a buffer.
 //
 // Supports %s %c %d %i %u %x %X %p %% with the length modifiers l and ll
 // (both mean 64 bits here), a field width, '0' (zero pad) and '-' (left
 // justify). %p prints 0x and 16 hex digits. Anything else is printed
 // literally, so a bad format string cannot crash the kernel.
+// kprintf writes to the console (console.c: COM1 and the telnet session);
+// ksnprintf writes into a buffer (the HTTP server's pages), always
+// NUL-terminated, and returns the length it wanted, like C's snprintf.
 #include "defs.h"
 
 #define va_list  __builtin_va_list
@@ -11,20 +14,42 @@
 #define va_arg   __builtin_va_arg
 #define va_end   __builtin_va_end
 
+// Where the characters go: the console, or buf[0..cap).
+struct out {
+  char *buf;          // NULL: the console
+  size_t cap;
+  size_t len;         // characters produced (may exceed cap)
+};
+
+static void put(struct out *o, char c)
+{
+  if (!o->buf)
+    console_putc(c);
+  else if (o->len + 1 < o->cap)
+    o->buf[o->len] = c;
+  o->len++;
+}
+
+static void puts_out(struct out *o, const char *s)
+{
+  while (*s)
+    put(o, *s++);
+}
+
 void kputs(const char *s)
 {
   while (*s)
-    uart_putc(*s++);
+    console_putc(*s++);
 }
 
-static void pad(int n, char c)
+static void pad(struct out *o, int n, char c)
 {
   while (n-- > 0)
-    uart_putc(c);
+    put(o, c);
 }
 
 // Print an unsigned number in base 10 or 16 with the given field options.
-static void put_num(uint64_t v, int base, int upper, int neg,
+static void put_num(struct out *o, uint64_t v, int base, int upper, int neg,
                     int width, int zero, int left)
 {
   const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -38,25 +63,25 @@ static void put_num(uint64_t v, int base, int upper, int neg,
 
   int len = n + neg;
   if (left) {
-    if (neg) uart_putc('-');
-    while (n) uart_putc(buf[--n]);
-    pad(width - len, ' ');
+    if (neg) put(o, '-');
+    while (n) put(o, buf[--n]);
+    pad(o, width - len, ' ');
   } else if (zero) {
-    if (neg) uart_putc('-');
-    pad(width - len, '0');
-    while (n) uart_putc(buf[--n]);
+    if (neg) put(o, '-');
+    pad(o, width - len, '0');
+    while (n) put(o, buf[--n]);
   } else {
-    pad(width - len, ' ');
-    if (neg) uart_putc('-');
-    while (n) uart_putc(buf[--n]);
+    pad(o, width - len, ' ');
+    if (neg) put(o, '-');
+    while (n) put(o, buf[--n]);
   }
 }
 
-void kvprintf(const char *fmt, va_list ap)
+static void format(struct out *o, const char *fmt, va_list ap)
 {
   for (const char *p = fmt; *p; p++) {
     if (*p != '%') {
-      uart_putc(*p);
+      put(o, *p);
       continue;
     }
     const char *start = p++;
@@ -78,46 +103,52 @@ void kvprintf(const char *fmt, va_list ap)
     case 'i': {
       int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
       uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-      put_num(u, 10, 0, v < 0, width, zero, left);
+      put_num(o, u, 10, 0, v < 0, width, zero, left);
       break;
     }
     case 'u':
-      put_num(lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, 0, 0, width, zero, left);
+      put_num(o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, 0, 0, width, zero, left);
       break;
     case 'x':
     case 'X':
-      put_num(lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, *p == 'X', 0, width, zero, left);
+      put_num(o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, *p == 'X', 0, width, zero, left);
       break;
     case 'p':
-      kputs("0x");
-      put_num((uint64_t)va_arg(ap, void *), 16, 0, 0, 16, 1, 0);
+      puts_out(o, "0x");
+      put_num(o, (uint64_t)va_arg(ap, void *), 16, 0, 0, 16, 1, 0);
       break;
     case 'c':
-      pad(left ? 0 : width - 1, ' ');
-      uart_putc((char)va_arg(ap, int));
-      pad(left ? width - 1 : 0, ' ');
+      pad(o, left ? 0 : width - 1, ' ');
+      put(o, (char)va_arg(ap, int));
+      pad(o, left ? width - 1 : 0, ' ');
       break;
     case 's': {
       const char *s = va_arg(ap, const char *);
       if (!s)
         s = "(null)";
       int len = (int)strlen(s);
-      pad(left ? 0 : width - len, ' ');
-      kputs(s);
-      pad(left ? width - len : 0, ' ');
+      pad(o, left ? 0 : width - len, ' ');
+      puts_out(o, s);
+      pad(o, left ? width - len : 0, ' ');
       break;
     }
     case '%':
-      uart_putc('%');
+      put(o, '%');
       break;
     default:                 // unknown conversion: print it as written
       for (; start <= p && *start; start++)
-        uart_putc(*start);
+        put(o, *start);
       if (!*p)
         return;
       break;
     }
   }
+}
+
+void kvprintf(const char *fmt, va_list ap)
+{
+  struct out o = { 0, 0, 0 };
+  format(&o, fmt, ap);
 }
 
 void kprintf(const char *fmt, ...)
@@ -126,4 +157,16 @@ void kprintf(const char *fmt, ...)
   va_start(ap, fmt);
   kvprintf(fmt, ap);
   va_end(ap);
+}
+
+int ksnprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+  struct out o = { buf, cap, 0 };
+  va_list ap;
+  va_start(ap, fmt);
+  format(&o, fmt, ap);
+  va_end(ap);
+  if (cap)
+    buf[o.len < cap ? o.len : cap - 1] = 0;
+  return (int)o.len;
 }

@@ -15,9 +15,11 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
   mem_init();                       // check the DMA region is free RAM
   pic_init();                       // 8259: IRQ0 and IRQ4 only
   pit_init();                       // 100 Hz tick
+  clock_init();                     // TSC rate, measured against the PIT
   sti();                            // interrupts on
+  net_init();                       // net=kernel: NIC, stack, DHCP, services
 
-  kprintf("DOS64 READY version=%s net=%s dma_base=0x%lx dma_size=0x%lx mem_kib=%lu\n",
-          DOS64_VERSION, net_mode_name(), DMA_BASE, DMA_SIZE, mem_avail_kib());
+  kprintf("DOS64 READY version=%s net=%s dma_base=0x%lx dma_size=0x%lx mem_kib=%lu%s\n",
+          DOS64_VERSION, net_mode_name(), DMA_BASE, DMA_SIZE, mem_avail_kib(), net_ready_info());
   shell_run();                      // never returns
 }

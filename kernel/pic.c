@@ -3,7 +3,9 @@
 // At reset the master delivers IRQ0-7 on vectors 8-15, which collide with
 // CPU exceptions, so we re-initialise both chips with ICW1-ICW4 to use
 // vectors 0x20-0x27 (master) and 0x28-0x2F (slave on master IRQ2).
-// Only IRQ0 (PIT) and IRQ4 (COM1) are unmasked.
+// Only IRQ0 (PIT) and IRQ4 (COM1) are unmasked at boot; pic_enable adds a
+// line for a driver (through irq_register, idt.c). The trigger mode of PCI
+// lines (level, in the ELCR at 0x4D0/0x4D1) is left as the firmware set it.
 // A spurious IRQ7/15 (line dropped before the INTA cycle) shows up with
 // its In-Service bit clear and must not get an EOI.
 // Reference: Intel 8259A datasheet, "Initialization Command Words" and
@@ -38,6 +40,15 @@ void pic_init(void)
 
   outb(PIC1_DATA, (uint8_t)~((1 << IRQ_TIMER) | (1 << IRQ_COM1)));
   outb(PIC2_DATA, 0xFF);
+}
+
+void pic_enable(int irq)
+{
+  if (irq >= 8) {
+    outb(PIC2_DATA, inb(PIC2_DATA) & ~(1 << (irq - 8)));
+    irq = 2;                             // the slave's cascade line on the master
+  }
+  outb(PIC1_DATA, inb(PIC1_DATA) & ~(1 << irq));
 }
 
 void pic_eoi(int irq)

@@ -10,17 +10,15 @@
 
 #define PIT_CH0   0x40
 #define PIT_CMD   0x43
-#define PIT_FREQ  1193182
 #define PIT_CH0_LOHI_MODE2 0x34   // channel 0, lobyte/hibyte, mode 2, binary
 
 static volatile uint64_t ticks;
 
 void pit_init(void)
 {
-  uint16_t divisor = (PIT_FREQ + HZ / 2) / HZ;
   outb(PIT_CMD, PIT_CH0_LOHI_MODE2);
-  outb(PIT_CH0, divisor & 0xFF);
-  outb(PIT_CH0, divisor >> 8);
+  outb(PIT_CH0, PIT_DIVISOR & 0xFF);
+  outb(PIT_CH0, PIT_DIVISOR >> 8);
 }
 
 void pit_intr(void)

@@ -21,7 +21,7 @@ static void read_line(void)
 {
   int len = 0;
   for (;;) {
-    int c = uart_getc();
+    int c = console_getc();
     if (after_cr) {
       after_cr = 0;
       if (c == '\n' || c == 0)
@@ -41,9 +41,9 @@ static void read_line(void)
     } else if (c >= 0x20 && c < 0x7f) {
       if (len < LINE_MAX) {
         line[len++] = (char)c;
-        uart_putc((char)c);
+        console_putc((char)c);
       } else {
-        uart_putc('\a');
+        console_putc('\a');
       }
     }
     // anything else: ignored
@@ -122,14 +122,20 @@ static const struct command {
 } commands[] = {
   { "CLS",     cmd_cls,     "Clear the screen (ANSI escape)" },
   { "CMDLINE", cmd_cmdline, "Show the kernel command line (QEMU -append)" },
+  { "DHCP",    cmd_dhcp,    "Ask for a new DHCP lease, step by step (net=kernel)" },
   { "ECHO",    cmd_echo,    "Print the rest of the line: ECHO text" },
   { "EXIT",    cmd_exit,    "Leave QEMU (needs the isa-debug-exit device)" },
   { "HELP",    cmd_help,    "List the commands" },
+  { "HTTPD",   cmd_httpd,   "The web server on port 80: HTTPD start|stop (net=kernel)" },
+  { "IFCONFIG", cmd_ifconfig, "The network interface: MAC, address, NIC (net=kernel)" },
   { "MEM",     cmd_mem,     "Memory map, DMA region and free memory" },
+  { "NETSTAT", cmd_netstat, "Sockets, ARP cache and counters (net=kernel)" },
   { "PANIC",   cmd_panic,   "Crash on purpose: write to unmapped 0x100000000" },
   { "PCI",     cmd_pci,     "Scan the PCI buses and list every function" },
+  { "PING",    cmd_ping,    "Echo requests: PING a.b.c.d [count] (net=kernel)" },
   { "UPTIME",  cmd_uptime,  "Time since boot" },
   { "VER",     cmd_ver,     "Show the DOS64 version" },
+  { "WGET",    cmd_wget,    "Fetch a URL: WGET http://a.b.c.d[:port]/path (net=kernel)" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -4,9 +4,10 @@
 // "\r\n" so every output line ends in CR LF.
 //
 // Input is interrupt driven: IRQ4 ("received data available", IER bit 0)
-// drains the receive FIFO into a ring buffer; uart_getc() sleeps with
-// sti;hlt until the ring holds a byte. When the ring is full, new bytes are
-// dropped (the shell must survive any input, lost bytes included).
+// drains the receive FIFO into a ring buffer; uart_trygetc() takes from it
+// (console.c sleeps with sti;hlt while every input is empty). When the ring
+// is full, new bytes are dropped (the shell must survive any input, lost
+// bytes included).
 //
 // Register map and bits: National Semiconductor PC16550D datasheet, table 2
 // ("Summary of Registers").
@@ -45,7 +46,7 @@
 #define RING_SIZE 1024      // power of two
 static volatile uint8_t ring[RING_SIZE];
 static volatile uint32_t ring_head;     // written by uart_intr
-static volatile uint32_t ring_tail;     // written by uart_getc
+static volatile uint32_t ring_tail;     // written by uart_trygetc
 static uint64_t rx_dropped;
 
 static int present;
@@ -117,16 +118,19 @@ void uart_intr(void)
   (void)inb(COM1 + IIR);
 }
 
-int uart_getc(void)
+// The next byte typed, or -1 if none is waiting. Called with interrupts
+// on or off; the ring's tail is ours alone.
+int uart_trygetc(void)
 {
-  for (;;) {
-    cli();
-    if (ring_tail != ring_head) {
-      uint8_t c = ring[ring_tail % RING_SIZE];
-      ring_tail++;
-      sti();
-      return c;
-    }
-    sti_hlt();          // woken by IRQ4, or by the 100 Hz timer
-  }
+  if (ring_tail == ring_head)
+    return -1;
+  uint8_t c = ring[ring_tail % RING_SIZE];
+  ring_tail++;
+  return c;
+}
+
+// Is a byte waiting? (console.c asks with interrupts off before it halts.)
+int uart_pending(void)
+{
+  return ring_tail != ring_head;
 }

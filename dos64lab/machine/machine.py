@@ -229,12 +229,15 @@ class Machine(QemuProcess):
 
     ``Machine(link=peer)`` plugs the NIC into a ``LinuxPeer``'s private segment instead
     of slirp (``slirp=True`` as well: both, on a hub); see ``MachineConfig``.
+    ``Machine(net="kernel")`` is short for ``net_mode="kernel"``: DOS64 drives the NIC.
     """
     noun = "machine"
     guest = "DOS64"
 
     def __init__(self, **config):
         super().__init__()
+        if "net" in config:                     # alias: Machine(net="kernel")
+            config["net_mode"] = config.pop("net")
         self.config = MachineConfig(**config)
         self._qtest: Qtest | None = None
         self.kernel_info: dict = {}     # the key=value pairs of DOS64's ready line
