@@ -316,7 +316,7 @@ def _socket_of(conn):
 class TcpTrace:
     """What the TCP sockets of a live stack did while ``record`` ran.
 
-        with TcpTrace.record(net) as trace:
+        with TcpTrace.record(net) as trace:     # or trace = TcpTrace.start(net) ... trace.stop()
             conn = net.connect("10.0.2.2", port)
             ...
         trace.path(conn)        # [CLOSED, SYN-SENT, ESTABLISHED, ...]
@@ -335,9 +335,10 @@ class TcpTrace:
         self.marks: list = []           # (t, label)
 
     @classmethod
-    @contextmanager
-    def record(cls, net):
+    def start(cls, net) -> "TcpTrace":
+        """Begin recording (``stop()`` ends it); ``record`` does both around a block."""
         trace = cls(net.clock)
+        trace._net = net
 
         def note_states():
             t = trace.clock() - trace.t0
@@ -353,10 +354,28 @@ class TcpTrace:
 
         with net.lock:
             note_states()
-        with _hooked(net, before_receive=note_states, after_round=after_round):
+        trace._hook = _hooked(net, before_receive=note_states, after_round=after_round)
+        trace._hook.__enter__()
+        trace._note_states = note_states
+        return trace
+
+    def stop(self) -> "TcpTrace":
+        """End recording (idempotent); the stack's interface is as it was."""
+        hook, self._hook = getattr(self, "_hook", None), None
+        if hook is not None:
+            hook.__exit__(None, None, None)
+            with self._net.lock:
+                self._note_states()
+        return self
+
+    @classmethod
+    @contextmanager
+    def record(cls, net):
+        trace = cls.start(net)
+        try:
             yield trace
-        with net.lock:
-            note_states()
+        finally:
+            trace.stop()
 
     def _note(self, s, t: float) -> None:
         seen = self.events.setdefault(s, [])
@@ -446,7 +465,7 @@ class PollTimeline:
     clock, seconds since the start), whether it did anything (busy) or not (idle), how long
     it took, and what ``poll_at`` said after it.
 
-        with PollTimeline.record(net) as timeline:
+        with PollTimeline.record(net) as timeline:      # or PollTimeline.start(net) ... .stop()
             ...                                 # traffic, or nothing
         timeline                                # the picture
         timeline.summary()
@@ -461,8 +480,8 @@ class PollTimeline:
         self.end: float | None = None
 
     @classmethod
-    @contextmanager
-    def record(cls, net):
+    def start(cls, net) -> "PollTimeline":
+        """Begin recording (``stop()`` ends it); ``record`` does both around a block."""
         timeline = cls(net.clock)
 
         def after_round(now, did, duration, _sockets):
@@ -471,11 +490,26 @@ class PollTimeline:
         def after_poll_at(now, due):
             timeline.dues.append((now - timeline.t0, None if due is None else due - now))
 
+        timeline._hook = _hooked(net, after_round=after_round, after_poll_at=after_poll_at)
+        timeline._hook.__enter__()
+        return timeline
+
+    def stop(self) -> "PollTimeline":
+        """End recording (idempotent); the stack's interface is as it was."""
+        hook, self._hook = getattr(self, "_hook", None), None
+        if hook is not None:
+            hook.__exit__(None, None, None)
+            self.end = self.clock() - self.t0
+        return self
+
+    @classmethod
+    @contextmanager
+    def record(cls, net):
+        timeline = cls.start(net)
         try:
-            with _hooked(net, after_round=after_round, after_poll_at=after_poll_at):
-                yield timeline
+            yield timeline
         finally:
-            timeline.end = timeline.clock() - timeline.t0
+            timeline.stop()
 
     def mark(self, label: str) -> None:
         """A labelled moment (``"20 connections send"``), drawn across the timeline."""

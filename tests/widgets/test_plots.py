@@ -199,3 +199,15 @@ def test_the_timeline_notes_what_poll_at_said_on_a_running_stack():
     idle = [g for _, busy, g in timeline.gaps() if not busy]
     assert max(idle) <= MAX_IDLE + 0.05                     # backs off, but wakes by MAX_IDLE
     assert timeline.summary()["longest_sleep_ms"] >= MIN_IDLE * 1000
+
+
+def test_start_and_stop_span_notebook_cells_and_stop_twice_is_harmless(net):
+    trace, timeline = TcpTrace.start(net), PollTimeline.start(net)
+    client, _ = talk(net)
+    timeline.stop(), trace.stop()
+    trace.stop(), timeline.stop()
+    assert "poll" not in net.iface.__dict__ and "poll_at" not in net.iface.__dict__
+    assert trace.path(client)[-1] == State.TIME_WAIT
+    assert timeline.end is not None and len(timeline.rounds) == 50
+    rounds(net, 5)
+    assert len(timeline.rounds) == 50                       # nothing recorded after stop()
