@@ -370,6 +370,27 @@ def test_zero_window_ack_is_not_a_duplicate_ack():
     assert sock.stats["dupacks"] == 0 and not sock.snd.cc.in_recovery
 
 
+def test_small_window_with_nothing_in_flight_starts_the_persist_timer():
+    sock = established(rtt=0.1, nodelay=True)
+    sock.send(b"a" * 1000)
+    recv(sock, 1.0)
+    send(sock, from_peer(IRS + 1, ISS + 1001, window=100), 1.1)       # its update may be lost
+    sock.send(b"b" * 1000)
+    assert recv(sock, 1.1) == [] and sock.poll_at(1.1) == pytest.approx(1.35)   # SWS holds
+    assert recv(sock, sock.poll_at(1.1)) == [to_peer(ISS + 1001, IRS + 1, payload=b"b" * 100)]
+    assert sock.snd.nxt == ISS + 1101                                 # the override timeout
+
+
+def test_rto_retransmission_into_a_small_window_is_not_held_by_sws():
+    sock = established(rtt=0.1, nodelay=True)
+    sock.send(b"a" * 1000)
+    recv(sock, 1.0)
+    send(sock, from_peer(IRS + 1, ISS + 945, window=56), 1.1)         # 56 bytes still out
+    sock.send(b"b" * 3000)
+    assert recv(sock, 1.1) == []
+    assert recv(sock, sock.poll_at(1.1)) == [to_peer(ISS + 945, IRS + 1, payload=b"a" * 56)]
+
+
 # -- window scaling (RFC 7323 §2) ---------------------------------------------------------------
 
 def scaled(peer_ws=2, window=1000):

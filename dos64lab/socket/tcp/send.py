@@ -105,7 +105,8 @@ class Sender:
         In fast recovery, a hole first (``_hole``).  Then new data from SND.NXT, skipping
         what the peer SACKed.  A partial segment goes only when Nagle allows: nothing
         unacknowledged, or Nagle off, or the application has nothing more (RFC 896);
-        and never a tiny one into a big window (RFC 9293 §3.8.6.2.1).
+        and never a tiny one into a big window (RFC 9293 §3.8.6.2.1) -- unless it is sent
+        again: after a timeout the window may be small for good (its update was lost).
         """
         if (hole := self._hole()) is not None:
             return hole
@@ -123,7 +124,7 @@ class Sender:
         size = min(available, self.mss, max(room, 0))
         if size <= 0:
             return None
-        if size < self.mss and size < available and size < self.max_wnd // 2:
+        if size < self.mss and size < available and size < self.max_wnd // 2 and seq >= self.max:
             return None                              # SWS avoidance: the window cuts it short
         if size < self.mss and nagle and self.nxt != self.una and not self.fin_queued:
             return None                              # Nagle: wait for the ACK of what's out
@@ -154,12 +155,16 @@ class Sender:
         return seq, bytes(self.buffer[offset:offset + size]), fin
 
     def window_probe(self) -> tuple[Seq, bytes]:
-        """The persist timer's probe: the byte at SND.UNA, past the closed window (RFC 9293
-        §3.8.6.1, RFC 1122 §4.2.2.17).  ``nxt`` stays at ``una``: if the peer rejects the
-        byte, it goes again when the window opens; if it takes it, its ACK moves ``nxt``."""
-        self.max = seq_max(self.max, self.una + 1)
+        """The persist timer's segment (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).  Into a zero
+        window, the byte at SND.UNA; ``nxt`` stays at ``una``: if the peer rejects the byte,
+        it goes again when the window opens; if it takes it, its ACK moves ``nxt``.  Into a
+        window too small for SWS avoidance, what fits (§3.8.6.2.1: the override timeout)."""
         offset = self.una - self.base
-        return self.una, bytes(self.buffer[offset:offset + 1])
+        data = bytes(self.buffer[offset:offset + max(1, min(self.wnd, self.mss))])
+        self.max = seq_max(self.max, self.una + len(data))
+        if self.wnd:
+            self.nxt = seq_max(self.nxt, self.una + len(data))
+        return self.una, data
 
     def sent(self, seq: Seq, length: int, now: float, retransmission: bool) -> None:
         end = seq + length

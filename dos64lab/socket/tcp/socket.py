@@ -439,7 +439,7 @@ class TcpSocket(Socket):
         if self._probe:                 # keep-alive: an old byte's number makes the peer ACK
             self._probe = False
             out.append(self._segment(iface, now, snd.max - 1, F.ACK, b""))
-        if self._window_probe:          # persist: one byte into the zero window
+        if self._window_probe:          # persist: a byte into a zero window, or what fits
             self._window_probe = False
             seq, data = snd.window_probe()
             out.append(self._segment(iface, now, seq, F.ACK | F.PSH, data))
@@ -460,8 +460,10 @@ class TcpSocket(Socket):
                 self.rto_at = now + snd.rtt.rto
             if fin:
                 break
-        # zero window with data waiting: the persist timer probes (RFC 9293 §3.8.6.1)
-        if snd.wnd == 0 and snd.end > snd.nxt and snd.una == snd.nxt and self.rto_at is None:
+        # data waits, nothing is in flight, yet nothing may go (a zero window, or one too
+        # small for SWS): only the peer's window update would move us, and it may be lost --
+        # the persist timer probes (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)
+        if snd.end > snd.nxt and snd.una == snd.max and self.rto_at is None:
             self.rto_at = now + snd.rtt.rto
         if out and self.state != State.SYN_SENT:
             self.ack_now = False                               # data segments carry the ACK
@@ -521,7 +523,7 @@ class TcpSocket(Socket):
             return
         if not self._expired(now, self.MAX_RETRIES):
             return
-        if snd.wnd == 0 and snd.end > snd.una:          # the persist timer (§3.8.6.1): probe
+        if snd.end > snd.una and (snd.wnd == 0 or snd.una == snd.max):   # persist: probe
             self.stats["window_probes"] += 1
             self._window_probe = True
         else:
@@ -580,7 +582,7 @@ class TcpSocket(Socket):
              "local": f"{self.local[0]}:{self.local[1]}" if self.local else None,
              "remote": f"{self.remote[0]}:{self.remote[1]}" if self.remote else None}
         if self.snd:
-            d.update(rx_queue=len(self.rcv.ready), tx_queue=self.snd.end - self.snd.una,
+            d.update(rx_queue=len(self.rcv.ready), tx_queue=len(self.snd.buffer),
                      retransmits=self.snd.retransmits, **self.snd.rtt.describe(),
                      **self.snd.cc.describe(), snd_wnd=self.snd.wnd, rcv_wnd=self.rcv.room(),
                      mss=self.snd.mss, window_scale=(self.snd_shift, self.rcv_shift),
