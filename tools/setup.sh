@@ -26,6 +26,7 @@ objcopy                                             binutils
 tshark                                              tshark
 /usr/share/misc/pci.ids|/usr/share/hwdata/pci.ids   pci.ids
 /usr/sbin/debootstrap                               debootstrap
+slirp4netns                                         slirp4netns
 /usr/sbin/dnsmasq                                   dnsmasq-base
 curl                                                curl
 '
