@@ -10,7 +10,9 @@ copied in, as any chroot build does), in which:
    apt-get command that installs them;
 3. as root, ``make test`` in a clone: set-up installs every package itself (the same
    list), builds .venv and the kernel, and the inner suite passes. The inner run
-   gets ``PYTEST_ADDOPTS='-m "not fresh_debian"'`` so it does not run this test again;
+   gets ``PYTEST_ADDOPTS='-m "not fresh_debian"'`` so it does not run this test again,
+   and a network namespace of its own (slirp4netns: the mirrors, but a loopback of
+   its own), so its servers on 127.0.0.1 never meet the outer suite's;
 4. a .venv whose pip is gone (a set-up that stopped half-way) is rebuilt by the next
    ``make setup``, which says so.
 
@@ -213,6 +215,10 @@ mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"
 mount --rbind /dev "$R/dev"
 for d in $RO_BINDS; do mkdir -p "$R$d"; mount --bind -o ro "$d" "$R$d"; done
+if [ -n "$OWN_NETWORK" ]; then     # wait for slirp4netns's default route
+  for _ in $(seq 300); do grep -q '^tap0\s00000000' /proc/net/route && break; sleep 0.1; done
+  grep -q '^tap0\s00000000' /proc/net/route || { echo "no network in the namespace" >&2; exit 1; }
+fi
 exec chroot ${USERSPEC:+--userspec=$USERSPEC} "$R" "$@"
 """
 
@@ -262,32 +268,59 @@ class Fresh:
         self.ro_binds = " ".join(str(d) for d in local_package_dirs())
 
     def run(self, script: str, *, timeout: float, user: str = "root",
-            env: dict[str, str] | None = None) -> tuple[int, str]:
+            env: dict[str, str] | None = None, own_network: bool = False) -> tuple[int, str]:
         home = "/root" if user == "root" else f"/home/{user}"
         inner_env = {"HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
                      "PATH": PATH_ROOT if user == "root" else PATH_USER, **pip_env(),
                      **({"CI": os.environ["CI"]} if "CI" in os.environ else {}), **(env or {})}
-        argv = [*UNSHARE, "bash", "-c", ENTER, "enter", str(self.root),
+        argv = [*UNSHARE[:1], *(["--net"] if own_network else []), *UNSHARE[1:],
+                "bash", "-c", ENTER, "enter", str(self.root),
                 "" if user == "root" else f"{user}:{user}",
                 "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in inner_env.items()),
                 "bash", "-c", f"cd ~ && {script}"]
         self.log(f"[{user}] $ {script}")
         t0 = time.monotonic()
-        try:
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace",
-                               timeout=timeout, env={**os.environ, "RO_BINDS": self.ro_binds})
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
-            self.log.output(out or "")
-            self.log(f"timed out after {timeout} s")
-            sweep(self.root, self.log)
-            raise AssertionError(f"step timed out after {timeout} s: {script}\n{self.log.tail()}")
-        self.log.output(p.stdout)
+        host_env = {**os.environ, "RO_BINDS": self.ro_binds,
+                    "OWN_NETWORK": "1" if own_network else ""}
+        slirp = None
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace",
+                              env=host_env) as p:
+            try:
+                if own_network:
+                    slirp = self.connect(p.pid)
+                out, _ = p.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, _ = p.communicate()
+                self.log.output(out or "")
+                self.log(f"timed out after {timeout} s")
+                sweep(self.root, self.log)
+                raise AssertionError(f"step timed out after {timeout} s: {script}\n{self.log.tail()}")
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                if slirp is not None:
+                    slirp.terminate()
+                    slirp.wait(10)
+        self.log.output(out)
         self.log(f"exit {p.returncode} after {time.monotonic() - t0:.1f} s")
         left = sweep(self.root, self.log)
         assert not left, f"processes outlived the step: {left}\n{self.log.tail()}"
-        return p.returncode, p.stdout
+        return p.returncode, out
+
+    def connect(self, pid: int) -> subprocess.Popen:
+        """slirp4netns: the network namespace of unshare's `pid` reaches out as the host does
+        (NAT, DNS), with a loopback of its own (--disable-host-loopback)."""
+        mine, deadline = os.readlink("/proc/self/ns/net"), time.monotonic() + 10
+        while os.readlink(f"/proc/{pid}/ns/net") == mine:
+            assert time.monotonic() < deadline, "unshare made no network namespace"
+            time.sleep(0.01)
+        self.log(f"slirp4netns for the namespace of {pid}")
+        with self.log.path.open("a") as f:
+            return subprocess.Popen(["slirp4netns", "--configure", "--mtu=65520",
+                                     "--disable-host-loopback", str(pid), "tap0"],
+                                    stdin=subprocess.DEVNULL, stdout=f, stderr=f)
 
     def ok(self, script: str, **kw) -> str:
         rc, out = self.run(script, **kw)
@@ -366,7 +399,8 @@ def test_a_bare_debian_12_sets_itself_up_and_passes(tmp_path):
         # 3. as root, the README's test command sets everything up itself and passes
         rc, out = fresh.run(f"git clone -q /srv/dos64lab.git dos64lab && cd dos64lab"
                             f" && test $(git rev-parse HEAD) = {head} && make test",
-                            timeout=1000, env={"PYTEST_ADDOPTS": f'-m "not {INNER_MARKER}"'})
+                            timeout=1000, env={"PYTEST_ADDOPTS": f'-m "not {INNER_MARKER}"'},
+                            own_network=True)
         out = plain(out)
         assert rc == 0, f"make test in the fresh root exited {rc}\n{log.tail()}"
         installing = re.search(r"\[setup\] installing Debian packages: (.*)", out)
