@@ -67,6 +67,15 @@ def test_out_of_order_segment_gets_an_immediate_duplicate_ack():
     assert sock.recv() == b"" and sock.rcv.held_early == 1000
 
 
+def test_each_out_of_order_segment_in_one_round_gets_its_own_duplicate_ack():
+    """Three segments after a hole, received in one poll round: three duplicate ACKs, so
+    the peer can fast-retransmit (one ACK per round would hide the loss: RFC 5681 §4.2)."""
+    sock = established()
+    for n in (1, 2, 3):
+        send(sock, data(IRS + 1 + 1000 * n, b"x" * 1000), 1.0)
+    assert recv(sock, 1.0) == [ack_at(ISS + 1, IRS + 1)] * 3
+
+
 def test_filling_the_hole_delivers_in_order_and_acks_at_once():
     sock = established()
     send(sock, data(IRS + 1001, b"b" * 1000), 1.0)

@@ -121,6 +121,7 @@ class TcpSocket(Socket):
         self.retries = 0
         self.ack_now = False             # an ACK (or window update) must go out
         self.unacked_segments = 0        # full segments received since our last ACK
+        self.acks_owed = 0               # out-of-order segments since our last ACK
         self.send_rst: tcp.Repr | None = None
         self.error: TcpError | None = None
         self.listener = None             # the TcpListener that made us, until accepted
@@ -377,6 +378,7 @@ class TcpSocket(Socket):
         urgent = self.rcv.receive(seq, seg.payload, fin)
         if urgent or fin:
             self.ack_now = True                               # out of order or a hole filled
+            self.acks_owed += urgent
         elif seg.payload:
             self.unacked_segments += 1
             if self.unacked_segments >= 2:                    # RFC 1122: every 2nd full segment
@@ -468,6 +470,11 @@ class TcpSocket(Socket):
         if out and self.state != State.SYN_SENT:
             self.ack_now = False                               # data segments carry the ACK
             self.delack_at, self.unacked_segments = None, 0
+        # RFC 5681 §4.2: an immediate ACK for *each* out-of-order segment: the peer counts
+        # them as duplicate ACKs to fast-retransmit (one per poll round would hide them)
+        for _ in range(min(self.acks_owed, 16) - 1):
+            out.append(self._segment(iface, now, snd.max, F.ACK, b""))
+        self.acks_owed = 0
         if self.ack_now or (self.delack_at is not None and now >= self.delack_at):
             # SND.NXT as the peer knows it: the highest sent (``nxt`` may have gone back)
             out.append(self._segment(iface, now, snd.max, F.ACK, b""))
