@@ -29,6 +29,7 @@ tshark                                              tshark
 slirp4netns                                         slirp4netns
 /usr/sbin/dnsmasq                                   dnsmasq-base
 curl                                                curl
+telnet                                              telnet
 '
 # make and git are not here: a bare machine needs them before this script runs
 # (README: apt-get install -y git make).
