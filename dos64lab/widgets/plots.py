@@ -74,6 +74,8 @@ class LinePlot:
     def svg(self) -> str:
         plot_w = self.width - _LEFT - _RIGHT
         top = 34 if self.title else 12
+        marks_at = top + 8                          # the marks' labels: a row of their own
+        top += 16 if self.marks else 0
         height = top + sum(p.height + _GAP for p in self.panels) + 30
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{height}" '
                f'viewBox="0 0 {self.width} {height}" font-family="sans-serif" font-size="11">',
@@ -88,15 +90,17 @@ class LinePlot:
             y += panel.height + _GAP
         bottom = y - _GAP + 16
         for x, _ in _ticks(self.x0, self.x1, 8):
+            if x > self.x1 + 1e-9:
+                continue
             out.append(f'<text x="{sx(x):.1f}" y="{bottom + 14}" text-anchor="middle" '
                        f'fill="#444">{_num(x)}</text>')
         out.append(f'<text x="{_LEFT + plot_w / 2}" y="{bottom + 28}" text-anchor="middle" '
                    f'fill="#444">{_xml(self.xlabel)}</text>')
         for x, label in self.marks:
             px = sx(x)
-            out.append(f'<line x1="{px:.1f}" y1="{top + 12}" x2="{px:.1f}" y2="{bottom}" '
+            out.append(f'<line x1="{px:.1f}" y1="{marks_at + 3}" x2="{px:.1f}" y2="{bottom}" '
                        'stroke="#b07800" stroke-dasharray="3 3"/>')
-            out.append(f'<text x="{px + 3:.1f}" y="{top + 10}" fill="#b07800">'
+            out.append(f'<text x="{px + 3:.1f}" y="{marks_at}" fill="#b07800">'
                        f'{_xml(label)}</text>')
         return "\n".join(out + ["</svg>"])
 
@@ -533,7 +537,8 @@ class PollTimeline:
 
     def plot(self, title: str | None = None, min_idle: float | None = None,
              max_idle: float | None = None) -> LinePlot:
-        """Two panels: the rounds (busy high, idle low) and the sleep after each (log ms)."""
+        """Two panels: the rounds (busy high, idle low), and the sleep after each (log ms)
+        beside what ``poll_at`` said after it (deadlines further than 2 s left out)."""
         if min_idle is None or max_idle is None:
             from .. import stack
             min_idle = stack.MIN_IDLE if min_idle is None else min_idle
@@ -548,7 +553,9 @@ class PollTimeline:
             Series("after a busy round", [(t, max(g * 1000, floor)) for t, b, g in gaps if b],
                    _BLUE, dots=True),
             Series("after an idle one", [(t, max(g * 1000, floor)) for t, b, g in gaps if not b],
-                   _GREY, dots=True)],
+                   _GREY, dots=True),
+            Series("poll_at: due in", [(t, max(d * 1000, floor)) for t, d in self.dues
+                                       if d is not None and d < 2.0], _ORANGE, dots=True)],
             unit="ms, log scale", log=True, height=170,
             lines=[(min_idle * 1000, f"MIN_IDLE {min_idle * 1000:g} ms"),
                    (max_idle * 1000, f"MAX_IDLE {max_idle * 1000:g} ms")])
