@@ -330,7 +330,9 @@ class TcpConnection:
         except StackTimeout:
             self.abort()
             raise
-        self._wait(lambda: True, 0, "")              # raises the error of a failed handshake
+        if self.socket.error is not None:            # refused (RST), or the SYN timed out
+            self.stack.reap_later(self.handle)
+            raise self.socket.error
 
     @property
     def remote(self) -> str:

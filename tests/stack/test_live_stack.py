@@ -133,3 +133,15 @@ def test_cli_ping_json_and_faults():
     assert r.returncode == 2 and "bogus" in r.stderr
     r = cli("ping", "-c", "1", "not-an-address")
     assert r.returncode == 2 and "not-an-address" in r.stderr
+
+
+def test_connect_to_a_closed_port_is_refused_at_once(m):
+    from dos64lab.socket.tcp import ConnectionRefused
+    with Stack.on(m) as net:
+        net.configure()
+        start = time.monotonic()
+        with pytest.raises(ConnectionRefused, match="refused"):
+            net.connect("10.0.2.2", 1234)          # restrict=on: slirp answers RST
+        assert time.monotonic() - start < 2
+        net.wait_for(lambda: not [s for s in net.sockets if type(s).__name__ == "TcpSocket"],
+                     2, "the refused socket to be dropped")
