@@ -34,12 +34,15 @@ void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kputs(const char *s);     // no newline added
 void kvprintf(const char *fmt, __builtin_va_list ap);
 int  ksnprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int  kvsnprintf(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
 
 // string.c
 size_t strlen(const char *s);
 int    strcmp(const char *a, const char *b);
 int    strncmp(const char *a, const char *b, size_t n);
 int    strcasecmp(const char *a, const char *b);
+int    strncasecmp(const char *a, const char *b, size_t n);
+char  *strchr(const char *s, int c);
 char  *strncpy0(char *dst, const char *src, size_t n);   // always NUL-terminates
 void  *memset(void *d, int c, size_t n);
 void  *memcpy(void *d, const void *s, size_t n);
@@ -74,6 +77,12 @@ int  pic_spurious(int irq);
 void     pit_init(void);
 void     pit_intr(void);
 uint64_t pit_ticks(void);
+
+// rtc.c -- the wall clock: the CMOS RTC read once at boot
+struct civil { int year, month, day, hour, minute, second, weekday; };  // weekday 0 = Sunday
+void     rtc_init(void);
+uint64_t unix_time_us(void);       // microseconds since 1970 (UTC, as QEMU's RTC)
+void     civil_from_unix(uint64_t secs, struct civil *c);
 
 // clock.c -- microseconds from the TSC, calibrated against the PIT
 void     clock_init(void);

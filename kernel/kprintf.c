@@ -159,14 +159,20 @@ void kprintf(const char *fmt, ...)
   va_end(ap);
 }
 
-int ksnprintf(char *buf, size_t cap, const char *fmt, ...)
+int kvsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
 {
   struct out o = { buf, cap, 0 };
-  va_list ap;
-  va_start(ap, fmt);
   format(&o, fmt, ap);
-  va_end(ap);
   if (cap)
     buf[o.len < cap ? o.len : cap - 1] = 0;
   return (int)o.len;
+}
+
+int ksnprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  int n = kvsnprintf(buf, cap, fmt, ap);
+  va_end(ap);
+  return n;
 }

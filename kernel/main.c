@@ -16,6 +16,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
   pic_init();                       // 8259: IRQ0 and IRQ4 only
   pit_init();                       // 100 Hz tick
   clock_init();                     // TSC rate, measured against the PIT
+  rtc_init();                       // wall-clock time from the CMOS RTC
   sti();                            // interrupts on
   net_init();                       // net=kernel: NIC, stack, DHCP, services
 

@@ -41,6 +41,27 @@ int strcasecmp(const char *a, const char *b)
   return toupper((uint8_t)*a) - toupper((uint8_t)*b);
 }
 
+int strncasecmp(const char *a, const char *b, size_t n)
+{
+  for (; n > 0; n--, a++, b++) {
+    if (toupper((uint8_t)*a) != toupper((uint8_t)*b))
+      return toupper((uint8_t)*a) - toupper((uint8_t)*b);
+    if (*a == 0)
+      return 0;
+  }
+  return 0;
+}
+
+char *strchr(const char *s, int c)
+{
+  for (;; s++) {
+    if (*s == (char)c)
+      return (char *)s;
+    if (!*s)
+      return 0;
+  }
+}
+
 char *strncpy0(char *dst, const char *src, size_t n)
 {
   size_t i = 0;

@@ -18,6 +18,7 @@
 #define MAX_FRAMES_PER_POLL 64        // ingress per round: egress and timers never starve
 
 struct iface iface = { .source = "none" };
+uint64_t iface_polls;
 
 static const uint8_t broadcast_mac[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
@@ -124,6 +125,7 @@ static int timers(uint64_t now)
 int iface_poll(uint64_t now)
 {
   int did = 0;
+  iface_polls++;
   for (int n = 0; n < MAX_FRAMES_PER_POLL; n++) {
     int len, slot;
     uint8_t *frame = virtio_net_receive(&len, &slot);

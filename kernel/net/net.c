@@ -57,6 +57,12 @@ void net_init(void)
   ksnprintf(ready_info, sizeof ready_info, " ip=%s mac=%s", ip4_str(iface.addr), mac_str(iface.mac));
 }
 
+// The services, run from every iface_poll round between ingress and TCP output.
+int services_poll(uint64_t now)
+{
+  return httpd_poll(now) | telnet_poll(now);
+}
+
 int net_poll(void)
 {
   if (!up)

@@ -130,7 +130,7 @@ struct pkt {
   X(udp_rx_drop_full) \
   X(tcp_rx) X(tcp_tx) X(tcp_rx_drop_length) X(tcp_rx_drop_data_offset) X(tcp_rx_drop_checksum) \
   X(tcp_rx_drop_broadcast) X(tcp_rx_drop_no_socket) X(tcp_rx_drop_backlog_full) \
-  X(tcp_rx_drop_out_of_window) X(tcp_rx_drop_bad_ack) X(tcp_tx_reset) X(tcp_tx_challenge_ack) \
+  X(tcp_rx_drop_out_of_window) X(tcp_rx_drop_out_of_order) X(tcp_rx_drop_options) X(tcp_rx_drop_bad_ack) X(tcp_tx_reset) X(tcp_tx_challenge_ack) \
   X(tcp_retransmit) X(tcp_timeout) X(tcp_accepted) X(tcp_connected) \
   X(dhcp_rx) X(dhcp_rx_drop_malformed) X(dhcp_rx_drop_xid) X(dhcp_tx)
 
@@ -182,6 +182,7 @@ struct iface {
   uint16_t ident;                     // IPv4 identification of the next packet
 };
 extern struct iface iface;
+extern uint64_t iface_polls;            // rounds of iface_poll (the status document's "polls")
 void  iface_configure(ip4_t addr, ip4_t mask, ip4_t gw, const ip4_t *dns, int ndns, const char *source);
 void  iface_deconfigure(void);
 int   iface_poll(uint64_t now);
@@ -281,6 +282,20 @@ static inline uint32_t rdtsc_low(void)  // cheap entropy: ISNs, xids, idents
 // -- tcp*.c, services -------------------------------------------------------------
 void tcp_input(uint64_t now, const struct ip_hdr *ip, int broadcast, uint8_t *payload, int len);
 int  tcp_poll(uint64_t now);
+int  tcp_listen(uint16_t port, int backlog);     // a listener id, or -1
+void tcp_unlisten(int l, uint64_t now);
+int  tcp_accept(int l);                          // a socket id, or -1
+int  tcp_connect(uint64_t now, ip4_t dst, uint16_t port);
+int  tcp_recv(int s, void *buf, int n);
+int  tcp_send(int s, const void *buf, int n);
+int  tcp_send_room(int s);
+int  tcp_readable(int s);
+int  tcp_eof(int s);
+int  tcp_established(int s);
+int  tcp_error_of(int s);                        // enum tcp_error (tcp.h)
+const char *tcp_state_of(int s);
+void tcp_close(int s);
+void tcp_abort(int s, uint64_t now);
 int  services_poll(uint64_t now);
 void httpd_start(void);
 void httpd_stop(void);
@@ -290,6 +305,11 @@ void tcp_netstat(void);
 
 // -- shell commands (netcmds.c, ping.c, wget.c, http.c) ---------------------------
 int  net_command_ok(const char *name);
+
+// -- status.c, http.c, telnet.c, wget.c ---------------------------------------------
+int  status_json(char *buf, int cap);
+int  httpd_poll(uint64_t now);
+int  telnet_poll(uint64_t now);
 
 // -- net.c ---------------------------------------------------------------------
 int net_up(void);                     // the NIC is ours and running
