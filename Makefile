@@ -2,7 +2,7 @@
 #   make lab    set everything up, then open JupyterLab on the first notebook
 #   make test   set everything up, then run the whole test suite
 # and `make bench` for the benchmarks.
-.PHONY: setup lab test bench kernel clean
+.PHONY: setup lab test bench kernel clean student
 
 PY := .venv/bin/python
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -18,6 +18,10 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The student versions of the chapters, through nbgrader (docs/teaching.md), into student/.
+student: setup
+	$(PY) classroom/nbgrade.py student --out student
 
 kernel:
 	$(MAKE) -C kernel
