@@ -4,8 +4,11 @@
 // Output goes to both: every character the kernel prints (kprintf, the
 // shell's echo) reaches COM1 and the session. Input comes from either,
 // byte by byte, whichever has one first; the shell cannot tell them apart.
-// console_getc sleeps in idle() while both are empty.
+// console_getc sleeps in idle() while both are empty, and remembers where
+// the byte came from: the shell refuses EXIT and PANIC typed over telnet.
 #include "defs.h"
+
+static int from_telnet;
 
 void console_putc(char c)
 {
@@ -17,11 +20,21 @@ int console_getc(void)
 {
   for (;;) {
     int c = uart_trygetc();
-    if (c >= 0)
+    if (c >= 0) {
+      from_telnet = 0;
       return c;
+    }
     c = telnet_getc();
-    if (c >= 0)
+    if (c >= 0) {
+      from_telnet = 1;
       return c;
+    }
     idle();
   }
+}
+
+// Did the last byte read come from the telnet session?
+int console_from_telnet(void)
+{
+  return from_telnet;
 }

@@ -25,6 +25,7 @@ void uart_intr(void);          // IRQ4
 // console.c -- COM1 and the telnet session: output to both, input from either
 void console_putc(char c);
 int  console_getc(void);       // sleeps in idle() until a byte arrives
+int  console_from_telnet(void);   // the last byte read came from telnet
 
 // idle.c -- run the network once, else halt until an interrupt
 void idle(void);

@@ -3,7 +3,7 @@
 // Prompt "C:\>", one command per line, names case-insensitive, arguments
 // after the first space. Line editing is the bare minimum a serial
 // terminal needs: printable bytes are echoed, BS (0x08) and DEL (0x7f)
-// rub out one character with "\b \b", CR or LF ends the line, and the LF or
+// rub out one character with "\b \b", ^U the whole line, CR or LF ends the line, and the LF or
 // NUL that follows a CR (telnet sends CR LF or CR NUL) is swallowed.
 // Every other byte is ignored and the line holds at most LINE_MAX
 // characters (more ring the bell), so no input can crash or wedge the shell.
@@ -38,6 +38,9 @@ static void read_line(void)
         len--;
         kputs("\b \b");
       }
+    } else if (c == 0x15) {             // ^U: kill the whole line
+      for (; len > 0; len--)
+        kputs("\b \b");
     } else if (c >= 0x20 && c < 0x7f) {
       if (len < LINE_MAX) {
         line[len++] = (char)c;
@@ -160,6 +163,11 @@ static void run(char *s)
 
   for (size_t i = 0; i < NCOMMANDS; i++) {
     if (strcasecmp(s, commands[i].name) == 0) {
+      if (console_from_telnet() && (commands[i].fn == cmd_exit || commands[i].fn == cmd_panic)) {
+        kprintf("%s is not available over telnet: it would stop DOS64 for everyone.\n",
+                commands[i].name);
+        return;
+      }
       commands[i].fn(args);
       return;
     }

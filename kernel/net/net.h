@@ -292,6 +292,7 @@ int  tcp_send_room(int s);
 int  tcp_readable(int s);
 int  tcp_eof(int s);
 int  tcp_established(int s);
+void tcp_peer(int s, char *buf, int cap);         // "10.0.2.2:41234"
 int  tcp_error_of(int s);                        // enum tcp_error (tcp.h)
 const char *tcp_state_of(int s);
 void tcp_close(int s);

@@ -228,6 +228,12 @@ const char *tcp_state_of(int s)
   return tcp_state_names[get(s)->state];
 }
 
+void tcp_peer(int s, char *buf, int cap)
+{
+  struct tcb *t = get(s);
+  ksnprintf(buf, cap, "%s:%u", ip4_str(t->raddr), t->rport);
+}
+
 int tcp_established(int s)
 {
   enum tcp_state st = get(s)->state;
