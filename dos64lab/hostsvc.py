@@ -27,11 +27,19 @@ __all__ = ["Dnsmasq", "free_port", "GUEST_SEES_HOST_AT"]
 GUEST_SEES_HOST_AT = "10.0.2.2"
 
 
-def free_port(kind=socket.SOCK_DGRAM) -> int:
-    """A port on 127.0.0.1 that nothing uses right now."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing uses right now, for UDP and TCP alike (dnsmasq
+    binds both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
 
 
 class Dnsmasq:
