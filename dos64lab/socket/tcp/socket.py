@@ -687,17 +687,18 @@ class TcpListener(Socket):
             self.children[key] = child
             self.stats["syns"] += 1
             return
+        if (child.state == State.SYN_RECEIVED and len(self.queue) >= self.backlog
+                and seg.flags & F.ACK and not seg.flags & (F.SYN | F.RST)):
+            # The accept queue is full: ignore the ACK that would complete the handshake, as
+            # Linux does (tcp_abort_on_overflow=0).  Our SYN-ACK goes again on its timer, the
+            # peer ACKs again, and once accept() has made room the connection gets in.
+            self.stats["backlog_full"] += 1
+            return
         child.process_tcp(iface, now, ip, seg)
         if child.finished():
             self.children.pop(key, None)
         elif child.state != State.SYN_RECEIVED and child not in self.queue:
-            if len(self.queue) >= self.backlog:           # accept queue full: refuse it
-                child.abort(now)
-                self._dead.append(child)
-                self.children.pop(key, None)
-                self.stats["backlog_overflow"] += 1
-            else:
-                self.queue.append(child)
+            self.queue.append(child)
 
     def dispatch(self, iface, now) -> list:
         out = []
