@@ -14,7 +14,8 @@ QEMU hub joining them (``nic_netdevs``).
 
 from dataclasses import dataclass
 
-#: Guest ports forwarded from host 127.0.0.1 (the host side picks free ports).
+#: Guest ports forwarded from host 127.0.0.1 (the host side picks free ports, unless
+#: ``MachineConfig.host_ports`` names one).
 GUEST_PORTS = {"http": 80, "telnet": 23}
 
 NIC_ID = "nic0"
@@ -30,6 +31,8 @@ class MachineConfig:
     virtio: str = "legacy"      # "legacy": transitional device (I/O BAR + modern);
                                 # "modern": disable-legacy=on (id 0x1041, MMIO only)
     hostfwd: bool = True        # forward host 127.0.0.1:<free> to guest 80 and 23
+    host_ports: tuple = ()      # (("http", 8080), ...): these host ports, not free ones;
+                                # a dict is taken too; 0 = any (QEMU fails if one is taken)
     restrict: bool = True       # slirp restrict=on: guest reaches only slirp itself
     guestfwd: tuple = ()        # ((guest_ip, guest_port, host_port), ...) to 127.0.0.1
     pcap: str | None = None     # record every frame on the NIC (filter-dump)
@@ -45,6 +48,12 @@ class MachineConfig:
         _check("accel", self.accel, ("tcg", "kvm"))
         _check("net_mode", self.net_mode, ("host", "kernel"))
         _check("virtio", self.virtio, ("legacy", "modern"))
+        if isinstance(self.host_ports, dict):       # frozen: keep it hashable
+            object.__setattr__(self, "host_ports", tuple(sorted(self.host_ports.items())))
+        for name, port in self.host_ports:
+            if name not in GUEST_PORTS or not 0 <= int(port) <= 65535:
+                raise ValueError(f"host_ports: {name}={port!r}: expected one of "
+                                 f"{', '.join(GUEST_PORTS)} = 0..65535")
         if not (self.has_slirp or self.wire or self.link is not None):
             raise ValueError("slirp=False leaves the NIC unplugged: give a link or wire=True")
 
@@ -61,7 +70,8 @@ class MachineConfig:
         accel = ["-accel", "kvm", "-accel", "tcg"] if self.accel == "kvm" else ["-accel", "tcg"]
         backends = {}                               # what the NIC's netdev n0 is cabled to
         if self.has_slirp:
-            backends["u0"] = slirp_netdev(self.restrict, self.hostfwd, self.guestfwd)
+            backends["u0"] = slirp_netdev(self.restrict, self.hostfwd, self.guestfwd,
+                                            dict(self.host_ports))
         if self.wire:                               # raw frames to and from Python (Wire)
             backends["d0"] = f"dgram,local.type=fd,local.str={wire_fd}"
         if self.link is not None:                   # a peer's private segment (Link)
@@ -90,11 +100,15 @@ class MachineConfig:
         return argv + list(self.extra_args)
 
 
-def slirp_netdev(restrict: bool = True, hostfwd: bool = True, guestfwd=()) -> str:
-    """QEMU's user networking (slirp); hostfwd: host 127.0.0.1:<free> to GUEST_PORTS."""
+def slirp_netdev(restrict: bool = True, hostfwd: bool = True, guestfwd=(),
+                 host_ports: dict | None = None) -> str:
+    """QEMU's user networking (slirp); hostfwd: host 127.0.0.1:<free> (or the port
+    ``host_ports`` names) to GUEST_PORTS."""
     netdev = f"user,restrict={'on' if restrict else 'off'}"
     if hostfwd:
-        netdev += "".join(f",hostfwd=tcp:127.0.0.1:0-:{p}" for p in GUEST_PORTS.values())
+        host_ports = host_ports or {}
+        netdev += "".join(f",hostfwd=tcp:127.0.0.1:{int(host_ports.get(name, 0))}-:{p}"
+                          for name, p in GUEST_PORTS.items())
     for guest_ip, guest_port, host_port in guestfwd:
         netdev += f",guestfwd=tcp:{guest_ip}:{guest_port}-tcp:127.0.0.1:{host_port}"
     return netdev
