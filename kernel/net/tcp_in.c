@@ -47,11 +47,24 @@ static void set_mss(struct tcb *t, uint16_t peer_mss)
 }
 
 // Passive OPEN: a SYN for listener l (3.10.7.2).
+// When the backlog is full, the oldest half-open connection makes room: a
+// SYN flood from addresses that never answer cannot keep real clients out
+// (whose handshakes complete within a round trip), and half-open
+// connections stay bounded by the backlog.
 static void listen_syn(uint64_t now, int l, const struct ip_hdr *ip, const struct tcp_hdr *h, const struct seg *s)
 {
   if (tcp_backlog_used(l) >= tcp_listeners[l].backlog) {
-    STAT(tcp_rx_drop_backlog_full);   // the peer's SYN retransmission tries again
-    return;
+    struct tcb *oldest = 0;
+    for (int i = 0; i < TCP_SOCKETS; i++) {
+      struct tcb *c = &tcbs[i];
+      if (c->used && !c->owned && c->listener == l && c->state == SYN_RECEIVED
+          && (!oldest || c->order < oldest->order))
+        oldest = c;
+    }
+    STAT(tcp_rx_drop_backlog_full);
+    if (!oldest)
+      return;                         // all established, waiting for accept: the peer retries
+    tcb_closed(oldest);
   }
   struct tcb *t = tcb_alloc();
   if (!t) {
