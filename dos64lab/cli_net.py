@@ -3,18 +3,22 @@
     dos64lab ping HOST [-c N] [-i SEC] [-s SIZE] [-W SEC]   like iputils ping
     dos64lab dhcp [--json]                                  a lease from QEMU, step by step
     dos64lab dns NAME [--type A|AAAA|CNAME] [--server IP:PORT] [--json]
+    dos64lab wget URL [-O FILE] [-q] [--timeout S] [--json]  HTTP/1.1, like GNU wget
 
 Each boots DOS64, brings the Python driver and the stack up on the NIC and stops
 everything when done.  ``--faults drop=P,corrupt=P,duplicate=P,reorder=P,seed=N``
 puts a ``FaultInjector`` between the stack and the NIC.  Exit status: 0 success,
-1 no answer, 2 an error (what went wrong is printed).
+1 no answer (for wget also an HTTP status that is not 2xx), 2 an error (what went
+wrong is printed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
+import os
 import sys
 from ipaddress import IPv4Address, IPv4Network
 
@@ -24,20 +28,29 @@ BROADCAST_ONLY = (IPv4Network("255.255.255.255/32"),)
 
 
 @contextlib.contextmanager
-def live_stack(args, *, dhcp: bool = False, reach: IPv4Address | None = None):
+def live_stack(args, *, dhcp: bool = False, reach: IPv4Address | None = None,
+               port: int | None = None):
     """A machine and a stack on its NIC.
 
     ``reach``: a host service the guest must reach at 10.0.2.2 (e.g. a DNS server on the
     host's 127.0.0.1).  slirp's restrict=on blocks that, so the machine is unrestricted
-    and the stack's egress allow-list admits exactly that address (and broadcast).
+    and the stack's egress allow-list admits exactly that address (and broadcast); with
+    ``port``, only TCP/UDP to that port of it (and broadcast only for DHCP).  Any other
+    address keeps restrict=on: slirp then carries nothing off the machine.
     """
     from .cli import _machine
     from .iface import InterfaceConfig
     from .phy import parse_faults
-    from .stack import Stack
+    from .stack import Stack, SLIRP
     faults = parse_faults(args.faults) if args.faults else None
-    allow = BROADCAST_ONLY + (IPv4Network(reach),) if reach else None
-    with _machine(args, restrict=reach is None) as m, \
+    if reach is None:
+        allow = None
+    elif port is None:
+        allow = BROADCAST_ONLY + (IPv4Network(reach),)
+    else:
+        allow = (BROADCAST_ONLY if dhcp else ()) + ((IPv4Network(reach), port),)
+    restrict = reach is None or IPv4Address(reach) != SLIRP.GATEWAY
+    with _machine(args, restrict=restrict) as m, \
             Stack.on(m, InterfaceConfig(allow=allow), faults=faults) as net:
         if dhcp:
             net.dhcp()
@@ -116,6 +129,43 @@ def cmd_dns(args) -> int:
     return 0 if result.ok and result.records else 1
 
 
+@_errors_exit_2
+def cmd_wget(args) -> int:
+    """Exit 0 saved, 1 an HTTP status that is not 2xx or no answer (timed out), 2 an error
+    (bad URL, refused, reset, malformed response, too many redirects)."""
+    from .apps.wget import WgetError, parse_url, wget
+    url = parse_url(args.url)
+    output = args.output or _output_name(url)
+    to_stdout = output == "-"
+    quiet = args.quiet or args.json
+    say = (lambda *_: None) if quiet else functools.partial(
+        print, file=sys.stderr if to_stdout else sys.stdout)
+    with live_stack(args, reach=url.host, port=url.port) as net:
+        try:
+            summary = wget(net, args.url, sys.stdout.buffer if to_stdout else output,
+                           timeout=args.timeout, progress=False if quiet else None, out=say)
+        except WgetError as err:
+            if err.kind not in ("status", "timeout"):
+                raise
+            print(f"dos64lab wget: {err}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"error": err.kind, "message": str(err), "url": str(err.url),
+                                  "status": getattr(err, "status", None)}))
+            return 1
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def _output_name(url) -> str:
+    """As wget names a download: the URL's last path segment (index.html if none), with
+    .1, .2, ... added when that file exists."""
+    name = os.path.basename(url.target.split("?")[0])
+    name = "index.html" if name in ("", ".", "..") else name
+    candidates = itertools.chain([name], (f"{name}.{i}" for i in itertools.count(1)))
+    return next(c for c in candidates if not os.path.exists(c))
+
+
 def add_commands(sub, machine_command) -> None:
     """Register the network subcommands on the CLI's parser."""
     def network_command(name, func, help):
@@ -141,4 +191,11 @@ def add_commands(sub, machine_command) -> None:
                         "127.0.0.1:5353 (default 10.0.2.3, slirp's proxy to the host's resolver, "
                         "which the lab's isolated machine does not reach)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds in all (3 tries)")
-
+    p = network_command("wget", cmd_wget, "download a URL over HTTP/1.1 with the lab's TCP")
+    p.add_argument("url", help="http://IPv4[:PORT]/path as the guest sees it: 10.0.2.2:8000 is "
+                               "the host's 127.0.0.1:8000 (only that port is made reachable)")
+    p.add_argument("-O", dest="output", metavar="FILE",
+                   help="save to FILE ('-': standard output); default: the URL's file name")
+    p.add_argument("-q", "--quiet", action="store_true", help="no messages, no progress bar")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds to connect and for each wait for data (default 10)")
