@@ -216,6 +216,8 @@ def _main(argv=None) -> int:
     machine_command("boot", cmd_boot, "the DOS64 console in this terminal")
     from .cli_net import add_commands       # ping, dhcp, dns: the lab's stack on the NIC
     add_commands(sub, machine_command)
+    from .cli_serve import add_commands as add_serve_commands   # serve, httpd, netstat
+    add_serve_commands(sub, machine_command)
     from .cli_peer import add_commands as add_peer_commands     # a Linux peer
     add_peer_commands(sub)
     sub.add_parser("decode", help="decode frames from a pcap file or hex on stdin", add_help=False)
