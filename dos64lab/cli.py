@@ -220,6 +220,8 @@ def _main(argv=None) -> int:
     add_serve_commands(sub, machine_command)
     from .cli_peer import add_commands as add_peer_commands     # a Linux peer
     add_peer_commands(sub)
+    from .cli_native import add_commands as add_native_commands     # net=kernel: DOS64's own stack
+    add_native_commands(sub, machine_command)
     sub.add_parser("decode", help="decode frames from a pcap file or hex on stdin", add_help=False)
 
     argv = sys.argv[1:] if argv is None else list(argv)
