@@ -1,9 +1,12 @@
-"""Views of PCI config space: a labelled hex dump and the capability chain (display only).
+"""Views of PCI: a labelled config-space dump, the capability chain, the table, the tree.
 
-Everything here turns values that ``dos64lab.hw.pci`` already read into HTML;
-nothing touches the machine.  Pass the 256 bytes (``fn.config(q).dump()``) and
-the ``PciFunction`` that ``scan`` returned for them.
+Everything here turns values that ``dos64lab.hw.pci`` already read into static HTML or
+SVG; nothing touches the machine, and a saved notebook keeps every picture (no widget
+model).  Pass the 256 bytes (``fn.config(q).dump()``) and the ``PciFunction`` that
+``scan`` returned for them; the tree takes the whole ``scan`` result.
 """
+
+from __future__ import annotations
 
 from html import escape
 
@@ -147,3 +150,103 @@ def show_capability_chain(fn: pci.PciFunction):
 def show_pci_table(functions):
     from IPython.display import HTML
     return HTML(pci_table_html(functions))
+
+
+# -- the tree: buses, bridges and functions, as lspci -t draws it ---------------------------
+
+_TREE_COLOURS = {"network": "#ffb870", "bridge": "#cde4ff", "other": "#f0f0f0"}
+_ROW, _INDENT, _BOX_W = 30, 34, 640
+
+
+def _kind(f) -> str:
+    if f.secondary_bus is not None or f.class_code == 0x06 and f.subclass == 0x04:
+        return "bridge"
+    return "network" if f.class_code == 0x02 else "other"
+
+
+def pci_tree_svg(functions, title: str = "") -> str:
+    """SVG of the PCI hierarchy: the host bridge's bus 0, each function under its bus, and
+    behind each PCI-PCI bridge its secondary bus.  Network functions orange, bridges blue."""
+    functions = list(functions)
+    by_bus: dict[int, list] = {}
+    for f in functions:
+        by_bus.setdefault(f.bus, []).append(f)
+    rows: list[tuple[int, str, object]] = []          # (depth, kind, function or bus number)
+
+    def walk(bus: int, depth: int, seen: frozenset):
+        rows.append((depth, "bus", bus))
+        for f in sorted(by_bus.get(bus, []), key=lambda f: (f.slot, f.function)):
+            rows.append((depth + 1, "fn", f))
+            if f.secondary_bus is not None and f.secondary_bus not in seen:
+                walk(f.secondary_bus, depth + 2, seen | {f.secondary_bus})
+
+    walk(0, 0, frozenset({0}))
+    top = 34 if title else 10
+    height = top + len(rows) * _ROW + 40
+    width = 40 + max((d for d, _, _ in rows), default=0) * _INDENT + _BOX_W + 20
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="dos64lab-pci-tree" '
+           f'data-functions="{len(functions)}" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           '<rect width="100%" height="100%" fill="white"/>']
+    if title:
+        out.append(f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>')
+    parents: dict[int, float] = {}                    # depth -> y of the last box there
+    for i, (depth, kind, item) in enumerate(rows):
+        x, y = 10 + depth * _INDENT, top + i * _ROW
+        if depth and depth - 1 in parents:            # the elbow from the parent
+            px = 10 + (depth - 1) * _INDENT + 10
+            out.append(f'<path d="M{px},{parents[depth - 1] + 22} V{y + 11} H{x}" '
+                       'fill="none" stroke="#888"/>')
+        if kind == "bus":
+            label = "host bridge: bus 00" if item == 0 else f"bus {item:02x}"
+            out.append(f'<g class="pci-bus" data-bus="{item}"><rect x="{x}" y="{y}" width="150" '
+                       f'height="22" rx="11" fill="#36c"/><text x="{x + 75}" y="{y + 15}" '
+                       f'fill="white" text-anchor="middle" font-weight="bold">{label}</text></g>')
+        else:
+            f = item
+            k = _kind(f)
+            bars = " ".join(f"BAR{b.index} {b.kind}" for b in f.bars)
+            text = (f"{f.vendor:04x}:{f.device:04x} {f.device_name or f.class_name}"
+                    + (f"  → bus {f.secondary_bus:02x}" if f.secondary_bus is not None else ""))
+            text = text if len(text) <= 64 else text[:63] + "…"
+            out.append(f'<g class="pci-function" data-bdf="{f.bdf}" data-kind="{k}">'
+                       f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="22" rx="3" '
+                       f'fill="{_TREE_COLOURS[k]}" stroke="#999"/>'
+                       f'<text x="{x + 6}" y="{y + 15}" font-family="monospace" '
+                       f'font-weight="bold">{f.bdf}</text>'
+                       f'<text x="{x + 70}" y="{y + 15}">{escape(text)}</text>'
+                       f'<text x="{x + _BOX_W - 6}" y="{y + 15}" text-anchor="end" fill="#555" '
+                       f'font-size="10">{escape(bars[:44])}</text></g>')
+        parents[depth] = y
+        for deeper in [d for d in parents if d > depth]:
+            del parents[deeper]
+    ly = top + len(rows) * _ROW + 14
+    for k, (name, colour) in enumerate((("network", _TREE_COLOURS["network"]),
+                                        ("PCI-PCI bridge", _TREE_COLOURS["bridge"]),
+                                        ("other", _TREE_COLOURS["other"]))):
+        out.append(f'<rect x="{10 + 150 * k}" y="{ly}" width="14" height="12" fill="{colour}" '
+                   f'stroke="#999"/><text x="{30 + 150 * k}" y="{ly + 10}" font-size="11">'
+                   f'{name}</text>')
+    return "\n".join(out + ["</svg>"])
+
+
+class PciTree:
+    """The PCI hierarchy of a ``scan`` as static SVG (``_repr_svg_``)."""
+
+    def __init__(self, functions, title: str = ""):
+        self.functions, self.title = list(functions), title
+
+    def svg(self) -> str:
+        return pci_tree_svg(self.functions, self.title)
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def __repr__(self) -> str:
+        buses = sorted({f.bus for f in self.functions})
+        return f"<PciTree: {len(self.functions)} functions on buses {buses}>"
+
+
+def show_pci_tree(functions, title: str = "") -> PciTree:
+    """Display the PCI tree in a notebook (static SVG)."""
+    return PciTree(functions, title)
