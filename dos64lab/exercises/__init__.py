@@ -14,7 +14,10 @@ from .ipv4 import check_ipv4_checksum                          # chapter 05
 from .dns import check_dns_answer_parser                       # chapter 06
 from .tcp import check_acceptable                              # chapter 07
 from .pollloop import check_echo_socket                        # chapter 08
+from .http import check_request_line                           # chapter 09
+from .telnet import check_iac_parser                           # chapter 10
 
 __all__ = ["ExerciseFailed", "check_pci_id", "check_find_virtio_net", "check_bar_sizing",
            "check_negotiate", "check_reap_used", "check_arp_reply_parser", "check_ipv4_checksum",
-           "check_dns_answer_parser", "check_acceptable", "check_echo_socket"]
+           "check_dns_answer_parser", "check_acceptable", "check_echo_socket", "check_request_line",
+           "check_iac_parser"]
