@@ -106,4 +106,5 @@ def test_network_and_port_entries_mix_and_allows_answers_the_same_question():
     assert not host(()).iface.allows(GW_IP, HOST_PORT)             # empty: nothing
     # a subnet with a port
     h = host(((IPv4Network("10.0.2.0/24"), 53),))
-    assert h.iface.allows(IPv4Address("10.0.2.3"), 53) and not h.iface.allows(IPv4Address("10.0.3.3"), 53)
+    assert h.iface.allows(IPv4Address("10.0.2.3"), 53)
+    assert not h.iface.allows(IPv4Address("10.0.3.3"), 53)
