@@ -123,7 +123,17 @@ def check_iac_parser(parser_class, host_port: int, typed: bytes = b"VER\r\n"):
 
 
 def _converse(port: int, typed: bytes, seconds: float = 3.0) -> bytes:
-    """Connect, wait for the prompt, type ``typed``, collect everything for a moment."""
+    """Connect, wait for the prompt, type ``typed``, collect everything for a moment; while
+    a previous session still owns the console (told "in use"), try again."""
+    for _ in range(20):
+        seen = _converse_once(port, typed, seconds)
+        if b"in use by" not in seen:
+            return seen
+        time.sleep(0.5)
+    return seen
+
+
+def _converse_once(port: int, typed: bytes, seconds: float) -> bytes:
     seen = b""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.settimeout(0.2)
