@@ -1,14 +1,24 @@
 """TCP benchmark: goodput of the lab's stack both ways through slirp, with and without loss,
-beside the raw driver's frame rate, in one run.
+beside a real Linux in the same QEMU set-up and the raw driver's frame rate, in one run.
 
 * guest <- host: the stack GETs 10 MB from Python's http.server on the host's 127.0.0.1
   (the guest reaches it at 10.0.2.2; the machine is unrestricted and the stack's egress
   allow-list admits only that address);
 * host -> guest: a host socket sends 10 MB through hostfwd to a guest listener on port 80;
+* guest -> host: a host socket GETs 10 MB through hostfwd from a guest listener on port 80;
 * with 5 % loss: a FaultInjector drops 5 % of frames both ways between stack and NIC.
 
+The Linux peer (``LinuxPeer``, Debian's kernel + busybox, TCG like the machine):
+* on slirp + hostfwd, restricted (so no "guest <- host" row): the host GETs the same 10 MB
+  from its httpd and sends 10 MB into its ``nc -l``; the ratio ours / Linux is printed;
+* on a private segment with our stack (``Machine(link=peer)``, where Linux negotiates
+  window scaling, timestamps and SACK): we GET from its httpd, its wget GETs from our
+  listener, with and without 5 % loss on our side (Linux's retransmissions from its
+  /proc/net/snmp).
+
 Per run: MB/s, qtest round trips per segment, retransmissions.  Printed, never asserted.
-Run: `make bench` or `.venv/bin/python benchmarks/bench_tcp.py [--quick]`.
+Run: `make bench` or `.venv/bin/python benchmarks/bench_tcp.py [--quick]` (2 MB, no lossy
+private-segment rows).
 """
 
 import argparse
@@ -24,6 +34,7 @@ from ipaddress import IPv4Network
 
 from dos64lab.iface import InterfaceConfig
 from dos64lab.machine import Machine
+from dos64lab.peer import LinuxPeer
 from dos64lab.phy.virtio import VirtioNetDevice
 from dos64lab.stack import Stack
 from dos64lab.wire.build import arp_who_has, icmp_echo_request
@@ -41,11 +52,11 @@ def host_server(directory):
     return server
 
 
-def download(net, port, name, size):
-    conn = net.connect("10.0.2.2", port)
-    conn.sendall(f"GET /{name} HTTP/1.0\r\nHost: 10.0.2.2\r\n\r\n".encode())
+def download(net, port, name, size, host="10.0.2.2", timeout=60):
+    conn = net.connect(host, port)
+    conn.sendall(f"GET /{name} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
     t0, data = time.perf_counter(), bytearray()
-    while chunk := conn.recv(1 << 20, timeout=60):
+    while chunk := conn.recv(1 << 20, timeout=timeout):
         data += chunk
     elapsed = time.perf_counter() - t0
     info = conn.info()
@@ -79,6 +90,55 @@ def upload(m, net, size):
     return received.get("data") == payload, elapsed, received.get("info", {})
 
 
+def serve(net, port, body, timeout=120):
+    """A thread answering one HTTP request on our listener with ``body``; returns
+    (thread, result) where result gets the connection's info."""
+    server = net.listen(port)
+    result = {}
+
+    def answer():
+        try:
+            conn = server.accept(30)
+            request = b""
+            while b"\r\n\r\n" not in request and (chunk := conn.recv(4096, timeout=10)):
+                request += chunk
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+                         timeout=timeout)
+            conn.close(timeout=30)
+            result["info"] = conn.info()
+        except Exception as err:                 # printed as a failed row
+            result["error"] = err
+        finally:
+            server.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def host_get(port, path, size, digest=None):
+    """The host GETs ``path`` through hostfwd; (ok, seconds)."""
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
+        s.sendall(f"GET /{path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        data = bytearray()
+        while chunk := s.recv(1 << 20):
+            data += chunk
+    elapsed = time.perf_counter() - t0
+    body = bytes(data).partition(b"\r\n\r\n")[2]
+    ok = len(body) == size and (digest is None or hashlib.sha256(body).hexdigest() == digest)
+    return ok, elapsed
+
+
+def offer(m, net, size):
+    """guest -> host: the host GETs ``size`` bytes from our listener through hostfwd."""
+    body = os.urandom(size)
+    thread, result = serve(net, 80, body)
+    ok, elapsed = host_get(m.host_ports["http"], "blob", size, hashlib.sha256(body).hexdigest())
+    thread.join(60)
+    return ok and "error" not in result, elapsed, result.get("info", {})
+
+
 def run(kind, size, loss, directory):
     server = host_server(directory)
     port = server.server_address[1]
@@ -98,11 +158,109 @@ def run(kind, size, loss, directory):
         segments = net.iface.stats["tcp_rx"] - f0
         rows.append(("host -> guest (hostfwd)", ok, elapsed, (q.round_trips - r0) / max(segments, 1),
                      info.get("retransmits", 0)))
+        r0, f0 = q.round_trips, net.iface.stats["ipv4_tx"]
+        ok, elapsed, info = offer(m, net, size)
+        segments = net.iface.stats["ipv4_tx"] - f0
+        rows.append(("guest -> host (hostfwd)", ok, elapsed, (q.round_trips - r0) / max(segments, 1),
+                     info.get("retransmits", 0)))
     server.shutdown()
-    for what, ok, elapsed, trips, retransmits in rows:
-        print(f"  {kind:6s} {'5 % loss' if loss else 'no loss':8s} {what:24s}: "
-              f"{size / elapsed / 1e6:6.2f} MB/s  {trips:4.2f} round trips/segment  "
-              f"{retransmits} retransmitted  {'ok' if ok else 'DATA DIFFERS'}")
+    return [report(kind, loss, size, *row) for row in rows]
+
+
+def report(setup, loss, size, what, ok, elapsed, trips, retransmits):
+    """Print one row; return (setup, loss, what, MB/s or None)."""
+    rate = size / elapsed / 1e6 if ok else None
+    trips = "   -" if trips is None else f"{trips:4.2f}"
+    print(f"  {setup:13s} {'5 % loss' if loss else 'no loss':8s} {what:26s}: "
+          f"{size / elapsed / 1e6:6.2f} MB/s  {trips} round trips/segment  "
+          f"{retransmits} retransmitted  {'ok' if ok else 'DATA DIFFERS'}")
+    return setup, loss, what, rate
+
+
+def linux_retransmits(peer) -> int:
+    """Linux's TCP RetransSegs so far (/proc/net/snmp)."""
+    lines = [line.split() for line in peer.run("grep ^Tcp: /proc/net/snmp").output.splitlines()]
+    return int(dict(zip(lines[0], lines[1]))["RetransSegs"])
+
+
+def linux_on_slirp(size):
+    """The Linux peer in the machine's set-up (slirp + hostfwd): host GETs from its httpd,
+    host sends into its ``nc -l``."""
+    rows = []
+    with LinuxPeer(slirp=True) as peer:
+        port = peer.host_ports["http"]
+        out, status = peer.run(f"head -c {size} /dev/urandom > /www/blob && sha256sum /www/blob",
+                               timeout=60)
+        before = linux_retransmits(peer)
+        ok, elapsed = host_get(port, "blob", size, out.split()[0] if status == 0 else "?")
+        rows.append(("guest -> host (hostfwd)", ok, elapsed, None, linux_retransmits(peer) - before))
+        # httpd gives way to a sink on port 80; it writes the byte count when the host closes
+        peer.run("killall httpd; rm -f /www/blob /tmp/count; "
+                 "(nc -l -p 80 | wc -c > /tmp/count) </dev/null >/dev/null 2>&1 & sleep 0.3")
+        payload = os.urandom(size)
+        t0 = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1)                                   # nc closes once it read everything
+        elapsed = time.perf_counter() - t0
+        counted = ""
+        for _ in range(50):
+            if (counted := peer.run("cat /tmp/count 2>/dev/null").output.strip()):
+                break
+            time.sleep(0.1)
+        rows.append(("host -> guest (hostfwd)", counted == str(size), elapsed, None, "-"))
+    return [report("Linux", 0.0, size, *row) for row in rows]
+
+
+def private_segment(size, losses):
+    """Our stack and the Linux peer on one private segment (window scaling, timestamps, SACK):
+    we GET from its httpd; its wget GETs from our listener."""
+    results = []
+    peer = LinuxPeer(ip="10.0.2.16/24")
+    with Machine(link=peer) as m, peer:
+        out, status = peer.run(f"head -c {size} /dev/urandom > /www/blob && sha256sum /www/blob",
+                               timeout=60)
+        digest = out.split()[0] if status == 0 else "?"
+        q = m.qtest
+        for loss in losses:
+            faults = {"drop": loss, "seed": 1} if loss else None
+            rows = []
+            with Stack.on(m, faults=faults) as net:
+                net.configure("10.0.2.15/24", gateway=None)
+                r0, f0, l0 = q.round_trips, net.iface.stats["tcp_rx"], linux_retransmits(peer)
+                ok, elapsed, body, _info = download(net, 80, "blob", size,
+                                                    host=str(peer.address), timeout=120)
+                ok = ok and hashlib.sha256(body).hexdigest() == digest
+                segments = net.iface.stats["tcp_rx"] - f0
+                rows.append(("us <- Linux (our GET)", ok, elapsed,
+                             (q.round_trips - r0) / max(segments, 1),
+                             f"{linux_retransmits(peer) - l0} (Linux)"))
+                body = os.urandom(size)
+                r0, f0 = q.round_trips, net.iface.stats["ipv4_tx"]
+                thread, result = serve(net, 8080, body, timeout=300)
+                t0 = time.perf_counter()
+                out, status = peer.run("wget -q -O - http://10.0.2.15:8080/blob | wc -c",
+                                       timeout=300)
+                elapsed = time.perf_counter() - t0
+                thread.join(60)
+                segments = net.iface.stats["ipv4_tx"] - f0
+                rows.append(("us -> Linux (its wget)", status == 0 and out.strip() == str(size),
+                             elapsed, (q.round_trips - r0) / max(segments, 1),
+                             result.get("info", {}).get("retransmits", "?")))
+            results += [report("ours<->Linux", loss, size, *row) for row in rows]
+    return results
+
+
+def ratios(results):
+    """ours / Linux for the rows both have, through slirp + hostfwd, no loss."""
+    linux = {what: rate for setup, _, what, rate in results if setup == "Linux"}
+    print("  ours / Linux (same QEMU set-up, slirp + hostfwd, no loss):")
+    for setup, loss, what, rate in results:
+        if setup in ("legacy", "modern") and not loss and what in linux:
+            theirs = linux[what]
+            ratio = f"{rate / theirs:5.2f}" if rate and theirs else "  n/a"
+            print(f"    {setup:6s} {what:26s}: {ratio}  ({rate or 0:.2f} vs {theirs or 0:.2f} MB/s)")
 
 
 def raw_frames_per_second(count=5000):
@@ -122,16 +280,21 @@ def raw_frames_per_second(count=5000):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="2 MB instead of 10 MB")
+    ap.add_argument("--quick", action="store_true",
+                    help="2 MB instead of 10 MB, no lossy private-segment rows")
     args = ap.parse_args(argv)
     size = (2 if args.quick else 10) * 1_000_000
     print(f"== TCP through the lab's stack and slirp, {size // 1_000_000} MB each way (TCG) ==")
+    results = []
     with tempfile.TemporaryDirectory() as directory:
         with open(os.path.join(directory, "blob"), "wb") as f:
             f.write(os.urandom(size))
         for kind in ("legacy", "modern"):
-            run(kind, size, 0.0, directory)
-        run("legacy", size, 0.05, directory)
+            results += run(kind, size, 0.0, directory)
+        results += run("legacy", size, 0.05, directory)
+    results += linux_on_slirp(size)
+    results += private_segment(size, (0.0,) if args.quick else (0.0, 0.05))
+    ratios(results)
     rate = raw_frames_per_second()
     print(f"  raw driver, 1442-byte echo requests + replies: {rate:8.0f} frames/s "
           f"({rate * 1442 / 2 / 1e6:.1f} MB/s each way): the ceiling for one qtest channel")
