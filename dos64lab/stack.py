@@ -102,7 +102,8 @@ class Stack:
                 self._reap.discard(handle)
             self.polls += 1
             self.busy_polls += did
-            self.changed.notify_all()
+            if did:                         # waiters re-check only when something happened
+                self.changed.notify_all()
             return did
 
     def wake(self) -> None:
@@ -412,6 +413,8 @@ class TcpConnection:
 
     def _forget_when_closed(self):
         # TIME-WAIT and FIN-WAIT-2 go on in the poll loop; the set drops CLOSED sockets
+        with self.stack.lock:
+            self.socket.orphan(self.stack.clock())
         self.stack.reap_later(self.handle)
 
     def info(self) -> dict:

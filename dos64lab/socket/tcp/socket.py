@@ -127,6 +127,7 @@ class TcpSocket(Socket):
         self.listener = None             # the TcpListener that made us, until accepted
         self._peer_syn: tcp.Repr | None = None   # its options shape our SYN-ACK
         self.keepalive_probes = 0        # sent since the peer last said anything
+        self.orphaned = False            # the application closed and went away (orphan())
         self._probe = False              # a keep-alive probe is due
         self._window_probe = False       # the persist timer expired: probe the zero window
 
@@ -170,6 +171,14 @@ class TcpSocket(Socket):
         elif self.state == State.CLOSE_WAIT:
             self.snd.fin_queued = True
             self.state = State.LAST_ACK
+
+    def orphan(self, now: float) -> None:
+        """The application is gone (it closed and will not read again).  A peer that never
+        sends its FIN must not keep us in FIN-WAIT-2 for ever: after 2 MSL we give up, as
+        Linux does with tcp_fin_timeout for orphaned connections (RFC 9293 sets no limit)."""
+        self.orphaned = True
+        if self.state == State.FIN_WAIT_2 and self.timewait_at is None:
+            self.timewait_at = now + 2 * self.msl
 
     def abort(self, now: float) -> None:
         """ABORT: RST to the peer, drop everything (RFC 9293 §3.10.5)."""
@@ -364,6 +373,8 @@ class TcpSocket(Socket):
         if snd.fin_acked():
             if self.state == State.FIN_WAIT_1:
                 self.state = State.FIN_WAIT_2
+                if self.orphaned:
+                    self.timewait_at = now + 2 * self.msl
             elif self.state == State.CLOSING:
                 self._time_wait(now)
             elif self.state == State.LAST_ACK:
@@ -560,6 +571,18 @@ class TcpSocket(Socket):
     def finished(self) -> bool:
         return self.state == State.CLOSED and self.send_rst is None
 
+    def send_failed(self, now, packet, message: str) -> None:
+        """The interface could not send a segment (no route, no ARP answer, not allowed).
+        (``self.error`` is this socket's TcpError, so the base class's ``error()`` is not
+        called.)  A handshake cannot go on without its SYN: it fails at once."""
+        self.errors.append(message)
+        del self.errors[:-16]
+        self.stats["tx_errors"] += 1
+        if self.state == State.SYN_SENT:
+            self.error = ConnectionTimeout(f"cannot reach {self.remote[0]}:{self.remote[1]}: "
+                                           f"{message}")
+            self._closed()
+
     def poll_at(self, now) -> float | None:
         if self.send_rst is not None or self.ack_now:
             return now
@@ -629,7 +652,7 @@ class TcpListener(Socket):
     SYN flood cannot exhaust memory); established ones wait in ``queue`` (at most
     ``backlog``) until ``accept()`` takes them."""
 
-    def __init__(self, port: int, backlog: int = 16, max_half_open: int = 64, **socket_args):
+    def __init__(self, port: int, backlog: int = 16, max_half_open: int = 256, **socket_args):
         super().__init__()
         self.port, self.backlog, self.max_half_open = port, backlog, max_half_open
         self.socket_args = socket_args
