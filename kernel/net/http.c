@@ -6,7 +6,8 @@
 // Routes, as the Python server's (dos64lab/services/http.py): "/" (and
 // "/index.html"), a status page; "/api/status", the status document
 // (status.c); both GET and HEAD; anything else GET/HEAD is 404, any other
-// method 405 with Allow. A malformed request is 400 and the connection
+// method 405 with Allow. One more, for benchmarks: "/bytes/N", N bytes of
+// a fixed pattern (byte i is i mod 251), streamed as the window allows. A malformed request is 400 and the connection
 // closes (its framing is lost). HTTP/1.1 connections stay open until the
 // client says "Connection: close" (HTTP/1.0: unless it says keep-alive)
 // or is silent for IDLE_TIMEOUT. A request's body (Content-Length) is read
@@ -22,6 +23,8 @@
 #define RESP_MAX      (40 * 1024)
 #define IDLE_TIMEOUT  (15 * SEC)
 #define SERVER        "DOS64/" DOS64_VERSION " (C)"
+#define BYTES_MAX     (1UL << 30)
+#define PATTERN       (251 * 256)     // one period of the /bytes pattern, 64256 bytes
 
 static struct conn {
   int used;
@@ -29,11 +32,14 @@ static struct conn {
   char req[REQ_MAX];
   int len;
   uint64_t skip;                      // body bytes still to drop
+  uint64_t stream, streamed;          // /bytes/N: bytes still to send, bytes sent
+  int close_after;                    // close once the answer is out
   uint64_t last_active;
 } conns[HTTP_CONNS];
 
 static int listener = -1;
 static char body[RESP_MAX];
+static uint8_t pattern[PATTERN];
 static char resp[RESP_MAX + 1024];
 static uint64_t requests, status_counts[6];   // 2xx .. 5xx by hundreds
 
@@ -49,6 +55,8 @@ struct request {
 
 void httpd_start(void)
 {
+  for (int i = 0; i < PATTERN; i++)
+    pattern[i] = (uint8_t)(i % 251);
   if (listener < 0)
     listener = tcp_listen(HTTP_PORT, HTTP_BACKLOG);
 }
@@ -103,12 +111,15 @@ static void respond(struct conn *c, int status, const char *type, const char *ex
 {
   char date[40];
   http_date(date, sizeof date);
+  char length[32] = "";
+  if (n >= 0)
+    ksnprintf(length, sizeof length, "\r\nContent-Length: %d", n);
   int h = ksnprintf(resp, sizeof resp,
                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: " SERVER "\r\n%s"
-                    "Content-Type: %s\r\nContent-Length: %d\r\n%s\r\n",
+                    "Content-Type: %s%s\r\n%s\r\n",
                     status, reason(status), date,
                     !keep_alive ? "Connection: close\r\n" : minor == 0 ? "Connection: keep-alive\r\n" : "",
-                    type, n, extra);
+                    type, length, extra);
   if (!head_only && h + n < (int)sizeof resp) {
     memcpy(resp + h, data, n);
     h += n;
@@ -275,6 +286,20 @@ static int answer(struct conn *c, int end)
     if (n >= (int)sizeof body)
       n = (int)sizeof body - 1;
     respond(c, 200, "application/json", "Cache-Control: no-store\r\n", body, n, head, keep, r.minor);
+  } else if (strncmp(r.path, "/bytes/", 7) == 0 && r.path[7]) {
+    uint64_t n = 0;
+    const char *p = r.path + 7;
+    for (; *p >= '0' && *p <= '9' && n <= BYTES_MAX; p++)
+      n = n * 10 + (uint64_t)(*p - '0');
+    if (*p || n > BYTES_MAX) {
+      error(c, 404, "/bytes/N takes N up to 1073741824", head, keep, r.minor);
+    } else {
+      char type[64];
+      ksnprintf(type, sizeof type, "application/octet-stream\r\nContent-Length: %lu", n);
+      respond(c, 200, type, "", "", -1, 1, keep, r.minor);   // the head; the body streams
+      c->stream = head ? 0 : n;
+      c->streamed = 0;
+    }
   } else if (strcmp(r.path, "/") == 0 || strcmp(r.path, "/index.html") == 0) {
     int n = status_page();
     respond(c, 200, "text/html; charset=utf-8", "Cache-Control: no-cache\r\n", body, n, head, keep, r.minor);
@@ -306,9 +331,39 @@ static void drop(struct conn *c)
   c->used = 0;
 }
 
+// Send what fits of a /bytes/N body; 1 while some is left.
+static int stream(struct conn *c)
+{
+  while (c->stream) {
+    int room = tcp_send_room(c->sock);
+    uint64_t off = c->streamed % PATTERN;
+    uint64_t n = PATTERN - off;
+    if (n > c->stream)
+      n = c->stream;
+    if ((uint64_t)room < n)
+      n = (uint64_t)room;
+    if (n == 0)
+      return 1;
+    tcp_send(c->sock, pattern + off, (int)n);
+    c->stream -= n;
+    c->streamed += n;
+  }
+  return 0;
+}
+
 static int serve(struct conn *c, uint64_t now)
 {
   int did = 0;
+  if (c->stream) {
+    stream(c);
+    c->last_active = now;
+    if (c->stream && !tcp_error_of(c->sock))
+      return 1;                       // the next request waits for this body
+    if (c->close_after) {
+      drop(c);
+      return 1;
+    }
+  }
   for (;;) {
     if (c->skip) {                    // a body nobody reads
       char sink[512];
@@ -341,8 +396,13 @@ static int serve(struct conn *c, uint64_t now)
       break;                          // answer once the last one is on its way
     int keep = answer(c, end);
     did = 1;
-    memmove(c->req, c->req + end, c->len - end);
-    c->len -= end;
+    int body = c->skip < (uint64_t)(c->len - end) ? (int)c->skip : c->len - end;
+    c->skip -= body;                  // the body's first bytes came with the head
+    memmove(c->req, c->req + end + body, c->len - end - body);
+    c->len -= end + body;
+    c->close_after = !keep;
+    if (stream(c))
+      return 1;                       // a /bytes body is on its way (closed after, if asked)
     if (!keep) {
       drop(c);
       return 1;
@@ -367,7 +427,8 @@ int httpd_poll(uint64_t now)
         c->used = 1;
         c->sock = s;
         c->len = 0;
-        c->skip = 0;
+        c->skip = c->stream = 0;
+        c->close_after = 0;
         c->last_active = now;
         did = 1;
       }

@@ -158,3 +158,27 @@ def test_the_kernel_counts_what_it_served(native, port):
     assert re.search(r"HTTPD: running on port 80, \d+ connections, \d+ requests", out), out
     c = dict(re.findall(r"^  ([a-z0-9_]+)\s+(\d+)$", native.run("NETSTAT"), re.M))
     assert int(c["tcp_accepted"]) >= 1 and "tcp_rx_drop_checksum" not in c
+
+
+def test_bytes_streams_a_pattern_and_keeps_alive(port):
+    out = subprocess.run(["curl", "-s", "--max-time", "20", "-w", "\n%{num_connects}",
+                          f"http://127.0.0.1:{port}/bytes/3000000", "-o", "/dev/stdout",
+                          f"http://127.0.0.1:{port}/bytes/7"], capture_output=True, timeout=30)
+    body = out.stdout
+    first, rest = body[:3_000_000], body[3_000_000:]
+    assert first == bytes(i % 251 for i in range(251)) * (3_000_000 // 251) + bytes(range(3_000_000 % 251))
+    assert rest.startswith(b"\n1") and rest.endswith(b"\x00\x01\x02\x03\x04\x05\x06\n0")
+
+
+def test_a_request_body_is_read_past_and_the_next_request_answered(port):
+    import socket
+    body = b"x" * 300_000
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(b"POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+                  + body + b"GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        seen = b""
+        while not seen.endswith(b"\x00\x01\x02"):
+            chunk = s.recv(65536)
+            assert chunk, seen
+            seen += chunk
+    assert seen.startswith(b"HTTP/1.1 405 ") and seen.count(b"HTTP/1.1 200 OK") == 1
