@@ -30,6 +30,9 @@ slirp4netns                                         slirp4netns
 /usr/sbin/dnsmasq                                   dnsmasq-base
 curl                                                curl
 telnet                                              telnet
+/usr/bin/chromium                                   chromium
+node                                                nodejs
+npm                                                 npm
 '
 # make and git are not here: a bare machine needs them before this script runs
 # (README: apt-get install -y git make).
