@@ -166,8 +166,10 @@ def _strip(out: list, y: float, name: str, kind: str, slots: list, pointers: dic
                     cx = x + _BOX_W / 2
                     out.append(f'<path d="M{cx - 5:.0f},{top + 7:.0f} L{cx:.0f},{top:.0f} '
                                f'L{cx + 5:.0f},{top + 7:.0f} Z" fill="{colour}"/>')
+                half = len(label) * 3.1 + 2            # 10 px monospace: ~6.2 px a character
+                lx = max(x + _BOX_W / 2, half + 2)      # a long label stays inside the picture
                 out.append(f'<g class="pointer" data-name="{escape(label)}" data-slot="{s}">'
-                           + _text(x + _BOX_W / 2, top + 18, f"{label}", 10, "middle", colour,
+                           + _text(lx, top + 18, f"{label}", 10, "middle", colour,
                                    "bold") + "</g>")
         y += _BOX_H + 8 + 13 * depth + (10 if depth else 0)
     if more:
