@@ -581,3 +581,23 @@ def test_fast_retransmit_across_2_32():
     for _ in range(3):
         send(sock, from_peer(IRS + 1, TOP - 1499), 1.1)
     assert recv(sock, 1.1) == [first] and first.seq == TOP - 1499
+
+
+def test_four_segments_in_one_round_are_acked_after_the_second_and_the_fourth():
+    """RFC 5681 §4.2: an ACK for at least every second full segment, even when several
+    arrive between two dispatches (one ACK per poll round starved the peer's ACK clock)."""
+    sock = established()
+    for n in range(4):
+        send(sock, data(IRS + 1 + 1000 * n, b"x" * 1000), 1.0)
+    assert recv(sock, 1.0) == [ack_at(ISS + 1, IRS + 2001, RX - 2000),
+                               ack_at(ISS + 1, IRS + 4001, RX - 4000)]
+
+
+def test_a_fin_after_a_due_ack_in_the_same_round_is_acked_too():
+    sock = established()
+    send(sock, data(IRS + 1, b"x" * 1000), 1.0)
+    send(sock, data(IRS + 1001, b"y" * 1000), 1.0)          # the ACK falls due here
+    send(sock, data(IRS + 2001, b"", flags=F.ACK | F.FIN), 1.0)
+    assert recv(sock, 1.0) == [ack_at(ISS + 1, IRS + 2001, RX - 2000),
+                               ack_at(ISS + 1, IRS + 2002, RX - 2000)]
+    assert sock.state == State.CLOSE_WAIT

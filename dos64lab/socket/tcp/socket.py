@@ -121,7 +121,7 @@ class TcpSocket(Socket):
         self.retries = 0
         self.ack_now = False             # an ACK (or window update) must go out
         self.unacked_segments = 0        # full segments received since our last ACK
-        self.acks_owed = 0               # out-of-order segments since our last ACK
+        self.acks: list = []             # ACKs made when they fell due, sent at the next dispatch
         self.send_rst: tcp.Repr | None = None
         self.error: TcpError | None = None
         self.listener = None             # the TcpListener that made us, until accepted
@@ -295,7 +295,7 @@ class TcpSocket(Socket):
             return
         # seventh: the segment text
         if (seg.payload and self.state in RECEIVING) or seg.flags & F.FIN:
-            self._text(now, seq, seg)
+            self._text(iface, now, seq, seg)
 
     def _syn_sent(self, iface, now, seg: tcp.Repr) -> None:
         """RFC 9293 §3.10.7.3."""
@@ -382,22 +382,23 @@ class TcpSocket(Socket):
                 return False
         return True
 
-    def _text(self, now, seq, seg: tcp.Repr) -> None:
+    def _text(self, iface, now, seq, seg: tcp.Repr) -> None:
         """Seventh and eighth: data and FIN (§3.10.7.4)."""
         fin = bool(seg.flags & F.FIN)
         had_fin = self.rcv.fin_received
         urgent = self.rcv.receive(seq, seg.payload, fin)
-        if urgent or fin:
-            self.ack_now = True                               # out of order or a hole filled
-            self.acks_owed += urgent
+        if urgent:                                            # out of order, or a hole filled
+            self._ack_at_once(iface, now)
+        elif fin:
+            self.ack_now = True
         elif seg.payload:
             self.unacked_segments += 1
             if self.unacked_segments >= 2:                    # RFC 1122: every 2nd full segment
-                self.ack_now = True
+                self._ack_at_once(iface, now)
             elif self.delack_at is None:
                 self.delack_at = now + self.delayed_ack
         if self.rcv.fin_received and not had_fin:             # eighth: the FIN
-            self.ack_now = True
+            self.ack_now = self.ack_now or not urgent         # (an ACK made at once has it)
             if self.state == State.ESTABLISHED:
                 self.state = State.CLOSE_WAIT
             elif self.state == State.FIN_WAIT_1:
@@ -407,6 +408,15 @@ class TcpSocket(Socket):
                     self.state = State.CLOSING
             elif self.state == State.FIN_WAIT_2:
                 self._time_wait(now)
+
+    def _ack_at_once(self, iface, now) -> None:
+        """Make the ACK now, with what we hold now (RFC 5681 §4.2: one for every second full
+        segment, one for each out-of-order segment -- the peer counts those as duplicate
+        ACKs).  Several segments arrive in one poll round: each due ACK is its own segment."""
+        if len(self.acks) < 64:
+            self.acks.append(self._segment(iface, now, self.snd.max, F.ACK, b""))
+            self.stats["tx_acks"] += 1
+        self.ack_now, self.delack_at, self.unacked_segments = False, None, 0
 
     def _retransmit_hole(self) -> None:
         """Fast retransmit or a partial ACK: the next dispatch sends the holes again
@@ -449,6 +459,9 @@ class TcpSocket(Socket):
         snd = self.snd
         if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
             return out + self._handshake(iface, now)
+        out += self.acks                # the ACKs that fell due while segments came in
+        self.acks = []
+        made_earlier = len(out)         # what follows is made now, with the ACK number of now
         if self._probe:                 # keep-alive: an old byte's number makes the peer ACK
             self._probe = False
             out.append(self._segment(iface, now, snd.max - 1, F.ACK, b""))
@@ -478,14 +491,9 @@ class TcpSocket(Socket):
         # the persist timer probes (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)
         if snd.end > snd.nxt and snd.una == snd.max and self.rto_at is None:
             self.rto_at = now + snd.rtt.rto
-        if out and self.state != State.SYN_SENT:
+        if len(out) > made_earlier:
             self.ack_now = False                               # data segments carry the ACK
             self.delack_at, self.unacked_segments = None, 0
-        # RFC 5681 §4.2: an immediate ACK for *each* out-of-order segment: the peer counts
-        # them as duplicate ACKs to fast-retransmit (one per poll round would hide them)
-        for _ in range(min(self.acks_owed, 16) - 1):
-            out.append(self._segment(iface, now, snd.max, F.ACK, b""))
-        self.acks_owed = 0
         if self.ack_now or (self.delack_at is not None and now >= self.delack_at):
             # SND.NXT as the peer knows it: the highest sent (``nxt`` may have gone back)
             out.append(self._segment(iface, now, snd.max, F.ACK, b""))
@@ -584,7 +592,7 @@ class TcpSocket(Socket):
             self._closed()
 
     def poll_at(self, now) -> float | None:
-        if self.send_rst is not None or self.ack_now:
+        if self.send_rst is not None or self.ack_now or self.acks:
             return now
         if self._probe or self._window_probe or self.snd and self.state in SYNCHRONIZED and self.snd.next_segment(not self.nodelay):
             return now
