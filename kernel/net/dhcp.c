@@ -109,6 +109,21 @@ void dhcp_start(uint64_t now, int verbose)
   memset(&d.lease, 0, sizeof d.lease);
   set_state(INIT);
   d.next_send = now;
+  net_wake();
+}
+
+uint64_t dhcp_poll_at(uint64_t now)
+{
+  switch (d.state) {
+  case INIT:
+    return now;
+  case BOUND:
+    return d.lease.obtained_at + (uint64_t)d.lease.t1 * SEC;
+  case STOPPED:
+    return NEVER;
+  default:
+    return d.next_send;               // retransmissions; renew/rebind/expiry checked with them
+  }
 }
 
 void dhcp_stop(void)

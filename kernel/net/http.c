@@ -416,6 +416,23 @@ static int serve(struct conn *c, uint64_t now)
   return did;
 }
 
+// Idle connections time out; a connection waiting in the backlog is taken
+// as soon as a slot is free.
+uint64_t httpd_poll_at(uint64_t now)
+{
+  uint64_t t = NEVER;
+  int free_slot = 0;
+  for (int i = 0; i < HTTP_CONNS; i++) {
+    if (!conns[i].used)
+      free_slot = 1;
+    else if (conns[i].last_active + IDLE_TIMEOUT < t)
+      t = conns[i].last_active + IDLE_TIMEOUT + 1;
+  }
+  if (free_slot && listener >= 0 && tcp_acceptable(listener))
+    return now;
+  return t;
+}
+
 int httpd_poll(uint64_t now)
 {
   int did = 0;

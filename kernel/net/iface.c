@@ -122,6 +122,21 @@ static int timers(uint64_t now)
   return did;
 }
 
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+// smoltcp's poll_at (and the Python twin's Interface.poll_at): when, at the
+// latest, iface_poll must run again even if no frame arrives. idle() skips
+// the rounds before it, so an idle DOS64 does next to nothing on each tick.
+uint64_t iface_poll_at(uint64_t now)
+{
+  uint64_t t = iface.announce ? now : NEVER;
+  t = min64(t, neighbor_poll_at());
+  t = min64(t, dhcp_poll_at(now));
+  t = min64(t, tcp_poll_at());
+  t = min64(t, httpd_poll_at(now));
+  return min64(t, telnet_poll_at(now));
+}
+
 int iface_poll(uint64_t now)
 {
   int did = 0;

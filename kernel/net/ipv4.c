@@ -70,6 +70,7 @@ void ipv4_input(uint64_t now, const uint8_t *src_mac, int eth_broadcast, uint8_t
 // waiting for ARP counts as sent.
 int ipv4_output(uint64_t now, struct pkt *p, ip4_t dst, uint8_t proto, int l4len)
 {
+  net_wake();                         // sent outside a poll (PING, DHCP): kick it out soon
   if (l4len > L4_MAX) {
     STAT(ipv4_tx_drop_too_big);
     return 0;

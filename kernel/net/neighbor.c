@@ -201,6 +201,23 @@ int neighbor_expire(uint64_t now)
   return dropped;
 }
 
+uint64_t neighbor_poll_at(void)
+{
+  uint64_t t = NEVER;
+  for (int i = 0; i < NEIGHBOR_CAPACITY; i++)
+    if (neighbors[i].expires_at && neighbors[i].expires_at < t)
+      t = neighbors[i].expires_at;
+  for (int i = 0; i < PENDING_ADDRESSES; i++) {
+    struct resolving *r = &resolving[i];
+    if (!r->active)
+      continue;
+    uint64_t due = r->next_ask < r->first_asked + RESOLVE_TIMEOUT ? r->next_ask : r->first_asked + RESOLVE_TIMEOUT;
+    if (due < t)
+      t = due;
+  }
+  return t;
+}
+
 int neighbor_pending_count(void)
 {
   int n = 0;

@@ -11,6 +11,8 @@
 #define DHCP_BOOT_TIMEOUT (3 * SEC)
 
 static int up;
+static int wake;                      // net_wake: work queued outside a poll
+static uint64_t poll_at;              // iface_poll_at after the last round
 static char ready_info[96];
 
 int net_up(void)
@@ -63,16 +65,30 @@ int services_poll(uint64_t now)
   return httpd_poll(now) | telnet_poll(now);
 }
 
+void net_wake(void)
+{
+  wake = 1;
+}
+
+// One round of the stack, if anything calls for one: the NIC interrupted,
+// work was queued from outside (net_wake), or a timer is due (poll_at).
+// Otherwise nothing: the 100 Hz tick costs an idle DOS64 next to nothing.
 int net_poll(void)
 {
   if (!up)
     return 0;
-  return iface_poll(clock_us());
+  uint64_t now = clock_us();
+  if (!wake && !virtio_net_irq_pending() && now < poll_at)
+    return 0;
+  int did = iface_poll(now);
+  wake = 0;
+  poll_at = iface_poll_at(now);
+  return did;
 }
 
 int net_pending(void)
 {
-  return up && virtio_net_irq_pending();
+  return up && (virtio_net_irq_pending() || wake);
 }
 
 const char *net_ready_info(void)

@@ -186,6 +186,8 @@ extern uint64_t iface_polls;            // rounds of iface_poll (the status docu
 void  iface_configure(ip4_t addr, ip4_t mask, ip4_t gw, const ip4_t *dns, int ndns, const char *source);
 void  iface_deconfigure(void);
 int   iface_poll(uint64_t now);
+uint64_t iface_poll_at(uint64_t now);  // the next time iface_poll has work without new frames
+#define NEVER (~0UL)
 void  iface_input(uint64_t now, uint8_t *frame, int len);
 ip4_t iface_next_hop(ip4_t dst);
 int   iface_frame(const uint8_t *dst_mac, uint16_t type, struct pkt *p);
@@ -220,6 +222,7 @@ void  neighbor_free(struct pkt *p);
 int   neighbor_due_request(uint64_t now, ip4_t *ip);
 int   neighbor_expire(uint64_t now);   // packets given up
 int   neighbor_pending_count(void);
+uint64_t neighbor_poll_at(void);
 ip4_t neighbor_pending_addr(int i);
 
 // -- arp.c ---------------------------------------------------------------------
@@ -271,6 +274,7 @@ int  dhcp_bound(void);
 const char *dhcp_state_name(void);
 const struct dhcp_lease *dhcp_lease(void);
 void dhcp_stop(void);
+uint64_t dhcp_poll_at(uint64_t now);
 
 static inline uint32_t rdtsc_low(void)  // cheap entropy: ISNs, xids, idents
 {
@@ -282,6 +286,8 @@ static inline uint32_t rdtsc_low(void)  // cheap entropy: ISNs, xids, idents
 // -- tcp*.c, services -------------------------------------------------------------
 void tcp_input(uint64_t now, const struct ip_hdr *ip, int broadcast, uint8_t *payload, int len);
 int  tcp_poll(uint64_t now);
+uint64_t tcp_poll_at(void);
+int  tcp_acceptable(int l);                      // an established connection waits for accept
 int  tcp_listen(uint16_t port, int backlog);     // a listener id, or -1
 void tcp_unlisten(int l, uint64_t now);
 int  tcp_accept(int l);                          // a socket id, or -1
@@ -311,6 +317,9 @@ int  net_command_ok(const char *name);
 int  status_json(char *buf, int cap);
 int  httpd_poll(uint64_t now);
 int  telnet_poll(uint64_t now);
+uint64_t httpd_poll_at(uint64_t now);
+uint64_t telnet_poll_at(uint64_t now);
 
 // -- net.c ---------------------------------------------------------------------
 int net_up(void);                     // the NIC is ours and running
+void net_wake(void);                  // work was queued outside a poll: poll at the next idle()

@@ -123,6 +123,16 @@ void tcp_unlisten(int l, uint64_t now)
   }
 }
 
+int tcp_acceptable(int l)
+{
+  for (int i = 0; i < TCP_SOCKETS; i++) {
+    struct tcb *t = &tcbs[i];
+    if (t->used && !t->owned && t->listener == l && t->state != SYN_RECEIVED && t->state != CLOSED)
+      return 1;
+  }
+  return 0;
+}
+
 // The oldest established connection of listener l nobody took yet, or -1.
 int tcp_accept(int l)
 {
@@ -163,6 +173,7 @@ int tcp_connect(uint64_t now, ip4_t dst, uint16_t port)
   t->iss = tcp_iss(now, dst, lport, port);
   t->snd_una = t->snd_nxt = t->snd_max = t->iss;   // the SYN goes at the next output
   t->state = SYN_SENT;                // tcp_output sends the SYN (snd_nxt == iss)
+  net_wake();
   return t - tcbs;
 }
 
@@ -179,8 +190,10 @@ int tcp_recv(int s, void *buf, int n)
   t->rx_head = (t->rx_head + want) % TCP_BUF;
   t->rx_len -= want;
   // a window update once the peer may send a good deal more (RFC 9293 3.8.6.2.2)
-  if (want && tcp_rcv_window(t) - t->announced >= 2 * TCP_OUR_MSS && t->announced < TCP_BUF / 2)
+  if (want && tcp_rcv_window(t) - t->announced >= 2 * TCP_OUR_MSS && t->announced < TCP_BUF / 2) {
     t->ack_now = 1;
+    net_wake();
+  }
   return (int)want;
 }
 
@@ -203,6 +216,7 @@ int tcp_send(int s, const void *buf, int n)
   memcpy(t->tx + tail, buf, first);
   memcpy(t->tx, (const uint8_t *)buf + first, k - first);
   t->tx_len += k;
+  net_wake();
   return (int)k;
 }
 
@@ -246,6 +260,7 @@ void tcp_close(int s)
 {
   struct tcb *t = get(s);
   t->user_closed = 1;
+  net_wake();
   switch (t->state) {
   case CLOSED:
     tcb_closed(t);

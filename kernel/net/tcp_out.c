@@ -213,6 +213,23 @@ static void expire(struct tcb *t, uint64_t now)
   STAT(tcp_retransmit);
 }
 
+// The earliest TCP timer: retransmission (or persist), TIME-WAIT, FIN-WAIT-2.
+// Everything else TCP does answers a segment or a socket call.
+uint64_t tcp_poll_at(void)
+{
+  uint64_t t = NEVER;
+  for (int i = 0; i < TCP_SOCKETS; i++) {
+    struct tcb *c = &tcbs[i];
+    if (!c->used || c->state == CLOSED)
+      continue;
+    if (c->rto_at && c->rto_at < t)
+      t = c->rto_at;
+    if (c->timewait_at && c->timewait_at < t)
+      t = c->timewait_at;
+  }
+  return t;
+}
+
 int tcp_poll(uint64_t now)
 {
   int did = 0;

@@ -69,12 +69,15 @@ void telnet_putc(char c)
   } else {
     put_raw((const uint8_t *)&c, 1);
   }
+  net_wake();                         // flushed at the next poll
 }
 
 int telnet_getc(void)
 {
   if (!in_len)
     return -1;
+  if (in_len == 1)
+    net_wake();                       // the shell caught up: take more from TCP
   uint8_t c = in[in_head];
   in_head = (in_head + 1) % IN_MAX;
   in_len--;
@@ -166,6 +169,15 @@ static void begin_session(int s)
   say("DOS64 " DOS64_VERSION " console over telnet. One session at a time; "
       "EXIT and PANIC not available here.\n");
   say("C:\\>");
+}
+
+uint64_t telnet_poll_at(uint64_t now)
+{
+  if (out_len || (listener >= 0 && tcp_acceptable(listener)))
+    return now;
+  if (sock >= 0 && IN_MAX - in_len >= 256 && tcp_readable(sock))
+    return now;
+  return NEVER;
 }
 
 int telnet_poll(uint64_t now)
