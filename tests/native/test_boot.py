@@ -101,3 +101,15 @@ def test_host_mode_leaves_the_nic_alone():
 def test_net_alias():
     m = Machine(net="kernel")
     assert m.config.net_mode == "kernel"
+
+
+def test_no_dhcp_server_means_the_static_fallback_said_on_the_console():
+    with Machine(net_mode="kernel", wire=True, slirp=False) as m:    # a cable with nobody on it
+        boot = m.console.transcript.split("DOS64 READY")[0]
+        assert re.search(r"^DHCP: no lease after 3 s; static 10\.0\.2\.15 netmask 255\.255\.255\.0 "
+                         r"router 10\.0\.2\.2$", boot, re.M), boot
+        assert m.kernel_info["ip"] == "10.0.2.15"
+        assert "inet 10.0.2.15/24 netmask 255.255.255.0 gateway 10.0.2.2 (static)" in m.run("IFCONFIG")
+        discovers = [f for f in iter(lambda: m.wire.receive(0.2), None)
+                     if f[12:14] == b"\x08\x00" and f[23] == 17 and f[36:38] == b"\x00\x43"]
+        assert len(discovers) >= 2                  # DISCOVER, retransmitted, before giving up
