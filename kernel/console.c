@@ -4,7 +4,7 @@
 // Output goes to both: every character the kernel prints (kprintf, the
 // shell's echo) reaches COM1 and the session. Input comes from either,
 // byte by byte, whichever has one first; the shell cannot tell them apart.
-// console_getc sleeps in idle() while both are empty, and remembers where
+// console_getc sleeps in idle_deep() while both are empty, and remembers where
 // the byte came from: the shell refuses EXIT and PANIC typed over telnet.
 #include "defs.h"
 
@@ -29,7 +29,7 @@ int console_getc(void)
       from_telnet = 1;
       return c;
     }
-    idle();
+    idle_deep();
   }
 }
 

@@ -28,7 +28,8 @@ int  console_getc(void);       // sleeps in idle() until a byte arrives
 int  console_from_telnet(void);   // the last byte read came from telnet
 
 // idle.c -- run the network once, else halt until an interrupt
-void idle(void);
+void idle(void);               // loops that watch the clock: the HZ tick wakes them
+void idle_deep(void);          // the shell waiting for a key: fewer wake-ups
 
 // kprintf.c
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -77,7 +78,9 @@ int  pic_spurious(int irq);
 #define PIT_DIVISOR ((PIT_FREQ + HZ / 2) / HZ)   // 11932: 100.0 Hz
 void     pit_init(void);
 void     pit_intr(void);
-uint64_t pit_ticks(void);
+uint64_t pit_ticks(void);        // HZ ticks of uptime (from the TSC clock)
+uint64_t pit_interrupts(void);   // IRQ0s taken
+void     pit_slow(int on);       // 18.2 Hz while idle_deep halts, else HZ
 
 // rtc.c -- the wall clock: the CMOS RTC read once at boot
 struct civil { int year, month, day, hour, minute, second, weekday; };  // weekday 0 = Sunday
@@ -143,6 +146,7 @@ void shell_run(void) __attribute__((noreturn));
 void net_init(void);           // driver, DHCP (static fallback); no-op in net=host
 int  net_poll(void);           // one round of the stack; 1 if it did anything
 int  net_pending(void);        // the NIC interrupted since net_poll last looked
+uint64_t net_deadline(void);   // when the stack must run next without new frames (~0: never)
 const char *net_ready_info(void);  // extra key=value pairs for the ready line
 void telnet_putc(char c);      // console output, copied to the telnet session
 int  telnet_getc(void);        // a byte from the telnet session, or -1

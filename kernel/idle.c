@@ -24,3 +24,30 @@ void idle(void)
   else
     sti_hlt();
 }
+
+#define SLOW_TICK_US 60000  // a slow tick is 54.9 ms: go slow only if nothing is due sooner
+
+// As idle(), for a caller that only waits for input (the shell): if the
+// stack has nothing due within a slow tick, halt with the PIT slowed down
+// (pit.c); any interrupt -- a key, a frame, the slow tick -- ends the
+// hlt, and the normal tick is back before anything else runs.
+void idle_deep(void)
+{
+  if (net_poll())
+    return;
+  cli();
+  if (uart_pending() || net_pending()) {
+    sti();
+    return;
+  }
+  uint64_t deadline = net_deadline();
+  int slow = deadline == ~0UL || deadline > clock_us() + SLOW_TICK_US;
+  if (slow)
+    pit_slow(1);
+  sti_hlt();
+  if (slow) {
+    cli();
+    pit_slow(0);
+    sti();
+  }
+}

@@ -86,6 +86,11 @@ int net_poll(void)
   return did;
 }
 
+uint64_t net_deadline(void)
+{
+  return up ? poll_at : NEVER;
+}
+
 int net_pending(void)
 {
   return up && (virtio_net_irq_pending() || wake);
