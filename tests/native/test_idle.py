@@ -1,6 +1,7 @@
-"""An idle DOS64 that drives its own NIC costs QEMU what one that does not costs (about 1 %
-of a core: the 100 Hz tick), and still answers at once: the NIC's INTx wakes the halted CPU,
-and between interrupts the stack only runs when a timer of its is due (iface_poll_at)."""
+"""An idle DOS64 that drives its own NIC costs QEMU what one that does not costs (well under
+1 % of a core: the tick, slowed while the shell waits), and still answers at once: the NIC's
+INTx wakes the halted CPU, and between interrupts the stack only runs when a timer of its is
+due (iface_poll_at)."""
 
 import os
 import re
