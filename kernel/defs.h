@@ -116,6 +116,7 @@ void     pci_enable(const struct pci_dev *d);
 
 // kalloc.c -- net=kernel: bump allocation in the DMA region, zeroed
 void    *kalloc(size_t n, size_t align);
+void    *kalloc_uninit(size_t n, size_t align);   // not cleared (buffers)
 uint64_t kalloc_used(void);
 
 // multiboot.c -- copy what the loader gave us before anything can clobber it

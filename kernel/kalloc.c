@@ -13,8 +13,9 @@
 
 static uint64_t next = DMA_BASE;
 
-// n bytes aligned to align (a power of two), zeroed.
-void *kalloc(size_t n, size_t align)
+// n bytes aligned to align (a power of two), not cleared: for buffers
+// whose bytes are always written before they are read (packets, TCP rings).
+void *kalloc_uninit(size_t n, size_t align)
 {
   if (net_mode() != NET_KERNEL)
     panic("kalloc: the DMA region belongs to the lab in net=%s", net_mode_name());
@@ -23,7 +24,13 @@ void *kalloc(size_t n, size_t align)
     panic("kalloc: %lu bytes do not fit in the DMA region (%lu KiB used)",
           (uint64_t)n, (next - DMA_BASE) / 1024);
   next = p + n;
-  return memset((void *)p, 0, n);
+  return (void *)p;
+}
+
+// n bytes aligned to align, zeroed (rings, tables).
+void *kalloc(size_t n, size_t align)
+{
+  return memset(kalloc_uninit(n, align), 0, n);
 }
 
 uint64_t kalloc_used(void)

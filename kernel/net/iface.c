@@ -33,6 +33,9 @@ void iface_configure(ip4_t addr, ip4_t mask, ip4_t gw, const ip4_t *dns, int ndn
   for (int i = 0; i < iface.ndns; i++)
     iface.dns[i] = dns[i];
   iface.source = source;
+  if (gw)
+    neighbor_resolve(gw, clock_us());  // the gateway carries most traffic: learn it now
+  net_wake();
 }
 
 void iface_deconfigure(void)

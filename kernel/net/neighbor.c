@@ -111,22 +111,35 @@ void neighbor_refresh(ip4_t ip, const uint8_t *mac, uint64_t now)
     n->expires_at = now + ENTRY_LIFETIME;
 }
 
+static struct resolving *start_resolving(ip4_t ip, uint64_t now)
+{
+  struct resolving *r = find_resolving(ip);
+  for (int i = 0; i < PENDING_ADDRESSES && !r; i++) {
+    if (!resolving[i].active) {
+      r = &resolving[i];
+      r->ip = ip;
+      r->active = 1;
+      r->first_asked = now;
+      r->next_ask = now;              // ask at once
+    }
+  }
+  return r;
+}
+
+// Ask for ip before anything waits for it (the gateway, once configured).
+void neighbor_resolve(ip4_t ip, uint64_t now)
+{
+  if (!neighbor_lookup(ip, now))
+    start_resolving(ip, now);
+}
+
 // Queue packet p until hop answers; 0 (dropped) when its queue is full, or
 // hop is new and too many addresses already wait.
 int neighbor_enqueue(ip4_t hop, struct pkt *p, uint64_t now)
 {
-  struct resolving *r = find_resolving(hop);
-  if (!r) {
-    for (int i = 0; i < PENDING_ADDRESSES && !r; i++)
-      if (!resolving[i].active)
-        r = &resolving[i];
-    if (!r)
-      return 0;
-    r->ip = hop;
-    r->active = 1;
-    r->first_asked = now;
-    r->next_ask = now;                // ask at once
-  }
+  struct resolving *r = start_resolving(hop, now);
+  if (!r)
+    return 0;
   int queued = 0;
   struct waiting *slot = 0;
   for (int i = 0; i < PENDING_PACKETS; i++) {

@@ -30,6 +30,7 @@ void net_init(void)
     return;
   }
   memcpy(iface.mac, virtio_net_mac(), ETH_ALEN);
+  tcp_init();
   up = 1;
   struct nic_info n;
   virtio_net_info(&n);

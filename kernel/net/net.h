@@ -219,6 +219,7 @@ int   neighbor_known(ip4_t ip);
 int   neighbor_enqueue(ip4_t hop, struct pkt *p, uint64_t now);
 struct pkt *neighbor_dequeue(ip4_t ip);   // a waiting packet for ip (then free it)
 void  neighbor_free(struct pkt *p);
+void  neighbor_resolve(ip4_t ip, uint64_t now);   // ask now, with nothing waiting
 int   neighbor_due_request(uint64_t now, ip4_t *ip);
 int   neighbor_expire(uint64_t now);   // packets given up
 int   neighbor_pending_count(void);
@@ -285,6 +286,7 @@ static inline uint32_t rdtsc_low(void)  // cheap entropy: ISNs, xids, idents
 
 // -- tcp*.c, services -------------------------------------------------------------
 void tcp_input(uint64_t now, const struct ip_hdr *ip, int broadcast, uint8_t *payload, int len);
+void tcp_init(void);
 int  tcp_poll(uint64_t now);
 uint64_t tcp_poll_at(void);
 int  tcp_acceptable(int l);                      // an established connection waits for accept

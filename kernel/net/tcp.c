@@ -23,12 +23,15 @@ const char *const tcp_state_names[] = {
   "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
 };
 
-static uint8_t *buffers;              // 2 * TCP_BUF per slot, allocated at the first use
+static uint8_t *buffers;              // 2 * TCP_BUF per slot
+
+void tcp_init(void)
+{
+  buffers = kalloc_uninit((size_t)TCP_SOCKETS * 2 * TCP_BUF, 4096);
+}
 
 struct tcb *tcb_alloc(void)
 {
-  if (!buffers)
-    buffers = kalloc((size_t)TCP_SOCKETS * 2 * TCP_BUF, 4096);
   struct tcb *t = 0, *oldest_tw = 0;
   for (int i = 0; i < TCP_SOCKETS && !t; i++) {
     if (!tcbs[i].used)

@@ -91,8 +91,8 @@ int virtio_net_init(int want_modern)
 
   setup_queue(&nic.rx, RX_QUEUE, 0);
   setup_queue(&nic.tx, TX_QUEUE, 1);
-  nic.rx_buf = kalloc((size_t)nic.rx.size * BUFFER_SIZE, 4096);
-  nic.tx_buf = kalloc((size_t)nic.tx.size * BUFFER_SIZE, 4096);
+  nic.rx_buf = kalloc_uninit((size_t)nic.rx.size * BUFFER_SIZE, 4096);
+  nic.tx_buf = kalloc_uninit((size_t)nic.tx.size * BUFFER_SIZE, 4096);
 
   // The handler before the line is unmasked, and both before DRIVER_OK.
   nic.irq = d.irq_line;
