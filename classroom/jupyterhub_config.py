@@ -9,8 +9,7 @@ each machine's QMP, qtest and console on socket pairs (nothing listens on a path
 the host for free ports for hostfwd, so machines never clash: no per-user ports to plan.
 
 What a learner costs here (``make bench``, benchmarks/bench_capacity.py): an idle machine
-~45 MiB and ~0.4 % of a core; with its Jupyter kernel and server the learner's whole
-footprint is printed by the benchmark.  Size the host from that, plus headroom for the
+46 MiB and 0.3 % of a core; with its Jupyter kernel and server a learner is ~260 MiB.  Size the host from that, plus headroom for the
 moments when everyone presses Run All at once (a chapter is a few seconds of one core).
 
 Settings read from the environment (all optional):
