@@ -263,6 +263,16 @@ def test_nagle_lets_full_segments_go():
     assert [len(s.payload) for s in recv(sock, 1.0)] == [1000, 1000]           # 500 wait
 
 
+def test_full_segments_in_flight_do_not_hold_the_tail_back():
+    """Minshall's refinement of Nagle (as Linux): only an unacknowledged *small* segment holds
+    the next small one -- else a reply's tail waits for the peer's delayed ACK (40 ms)."""
+    sock = established()
+    sock.send(b"c" * 2500)
+    assert [len(s.payload) for s in recv(sock, 1.0)] == [1000, 1000, 500]
+    sock.send(b"d" * 10)
+    assert recv(sock, 1.0) == []                                 # the 500-byte one is out
+
+
 def test_nodelay_sends_small_segments_at_once():
     sock = established(nodelay=True)
     sock.send(b"a" * 100)

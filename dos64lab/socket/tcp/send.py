@@ -44,6 +44,7 @@ class Sender:
         self.high_rxt = iss                         # in recovery, sent again up to here
         self.retransmits = 0
         self.bytes_acked = 0
+        self.small_end = iss                        # end of the last sub-MSS segment sent
 
     # -- what the application gives ------------------------------------------------------
     def room(self) -> int:
@@ -103,8 +104,10 @@ class Sender:
         """(seq, data, fin) of the next segment to send now, or None.
 
         In fast recovery, a hole first (``_hole``).  Then new data from SND.NXT, skipping
-        what the peer SACKed.  A partial segment goes only when Nagle allows: nothing
-        unacknowledged, or Nagle off, or the application has nothing more (RFC 896);
+        what the peer SACKed.  A partial segment goes only when Nagle allows: no *small*
+        segment unacknowledged (RFC 896 with Minshall's refinement, as Linux does: full
+        segments in flight do not hold the tail back -- else the tail of every reply waits
+        for the peer's delayed ACK), or Nagle off, or the application closed;
         and never a tiny one into a big window (RFC 9293 §3.8.6.2.1) -- unless it is sent
         again: after a timeout the window may be small for good (its update was lost).
         """
@@ -126,8 +129,9 @@ class Sender:
             return None
         if size < self.mss and size < available and size < self.max_wnd // 2 and seq >= self.max:
             return None                              # SWS avoidance: the window cuts it short
-        if size < self.mss and nagle and self.nxt != self.una and not self.fin_queued:
-            return None                              # Nagle: wait for the ACK of what's out
+        if (size < self.mss and nagle and self.nxt >= self.max and self.small_end > self.una
+                and not self.fin_queued):
+            return None                              # Nagle: a small segment is still out
         data = bytes(self.buffer[offset:offset + size])
         return seq, data, fin and size == available
 
@@ -168,6 +172,8 @@ class Sender:
 
     def sent(self, seq: Seq, length: int, now: float, retransmission: bool) -> None:
         end = seq + length
+        if 0 < length < self.mss and end > self.small_end:
+            self.small_end = end                     # Nagle (Minshall): the last small one
         if retransmission:
             self.retransmits += 1
             self.high_rxt = seq_max(self.high_rxt, end)
