@@ -24,6 +24,7 @@ from .errors import Dos64LabError
 
 def _machine(args, **extra):
     from .machine import Machine
+    extra.setdefault("net_mode", "kernel" if getattr(args, "native", False) else "host")
     return Machine(accel="kvm" if args.kvm else "tcg",
                    virtio="modern" if args.modern else "legacy", **extra)
 

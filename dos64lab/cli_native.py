@@ -7,29 +7,14 @@
                                                        traffic (N GETs of /api/status) meanwhile
 
 Python only observes: the serial console, QMP, read-only guest RAM, and the kernel's own
-HTTP server through hostfwd.  (`serve --native` joins `serve` once that exists.)
+HTTP server through hostfwd (`dos64lab serve --native` serves the host with it).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import urllib.request
-
-
-def _native_machine(args, **extra):
-    from .machine import Machine
-    return Machine(net_mode="kernel", accel="kvm" if args.kvm else "tcg",
-                   virtio="modern" if args.modern else "legacy", **extra)
-
-
-def cmd_run_native(args) -> int:
-    with _native_machine(args) as m:
-        for command in args.commands:
-            print(f"C:\\>{command}")
-            print(m.run(command, timeout=args.timeout))
-    return 0
 
 
 def _traffic(port: int, count: int) -> threading.Thread:
@@ -43,8 +28,9 @@ def _traffic(port: int, count: int) -> threading.Thread:
 
 
 def cmd_native(args) -> int:
+    from .cli import _machine
     from .inspect import native
-    with _native_machine(args) as m:
+    with _machine(args, net_mode="kernel") as m:
         traffic = _traffic(m.host_ports["http"], args.curl) if args.curl else None
         samples = native.watch(m, args.watch, 0.1) if args.watch else []
         if traffic:
@@ -82,8 +68,7 @@ def add_commands(sub, machine_command) -> None:
     run = sub.choices["run"]
     run.add_argument("--native", action="store_true",
                      help="net=kernel: DOS64 drives the NIC with its own driver and stack")
-    plain = run.get_default("func")
-    run.set_defaults(func=lambda args: (cmd_run_native if args.native else plain)(args))
+    # cmd_run itself boots net=kernel when args.native is set (cli._machine)
     p = machine_command("native", cmd_native,
                         "boot DOS64 with its own network stack and show its rings and counters")
     p.add_argument("--json", action="store_true", help="print JSON")
