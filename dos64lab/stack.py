@@ -217,10 +217,11 @@ class Stack:
 
     def listen(self, port: int, backlog: int = 16, **socket_args) -> "TcpServer":
         """A listening TCP port; ``accept()`` gives connections."""
-        from .socket.tcp import TcpListener
+        from .socket.tcp import State, TcpListener
         listener = TcpListener(port, backlog, **socket_args)
         with self.lock:
-            if any(getattr(s, "port", None) == port and type(s) is TcpListener for s in self.sockets):
+            if any(type(s) is TcpListener and s.port == port and s.state == State.LISTEN
+                   for s in self.sockets):             # a closed one still sending RSTs is not
                 raise StackError(f"TCP port {port} is already listening")
             handle = self.sockets.add(listener)
         return TcpServer(self, listener, handle)
