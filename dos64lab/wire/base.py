@@ -8,6 +8,7 @@ its header as a table of offsets (``src_port = U16(0)``) instead of repeating
 
 from __future__ import annotations
 
+import functools
 import struct
 from enum import IntEnum
 from ipaddress import IPv4Address
@@ -15,7 +16,8 @@ from typing import Any, ClassVar
 
 from ..errors import ParseError
 
-__all__ = ["known", "Field", "U8", "U16", "U32", "BytesField", "Ipv4Field", "PacketView", "ReprBase"]
+__all__ = ["known", "Field", "U8", "U16", "U32", "BytesField", "Ipv4Field", "ipv4_address",
+           "PacketView", "ReprBase"]
 
 
 def known(enum_cls: type[IntEnum], value: int) -> IntEnum | int:
@@ -74,8 +76,13 @@ class BytesField:
         packet.buffer[self.offset:self.offset + self.size] = raw
 
 
+#: IPv4Address from 4 packed bytes, remembered: every packet names two addresses, and
+#: ``ipaddress`` builds each in Python (the same few hosts, thousands of times a second)
+ipv4_address = functools.lru_cache(maxsize=4096)(IPv4Address)
+
+
 def Ipv4Field(offset):
-    return BytesField(offset, 4, IPv4Address)
+    return BytesField(offset, 4, ipv4_address)
 
 
 class PacketView:

@@ -7,12 +7,13 @@ not reassembled) and options (checked for well-formedness, kept raw).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv4Address
 
 from ..errors import ParseError
-from .base import Ipv4Field, PacketView, ReprBase, U8, U16
+from .base import Ipv4Field, PacketView, ReprBase, U8, U16, ipv4_address, known
 from .checksum import internet_checksum
 
 __all__ = ["IpProtocol", "HEADER_LEN", "Packet", "Repr", "parse_options"]
@@ -30,6 +31,9 @@ VER_IHL, DSCP_ECN, LENGTH, IDENT, FLAGS_FRAG, TTL, PROTOCOL, CHECKSUM, SRC, DST 
     0, 1, 2, 4, 6, 8, 9, 10, 12, 16)
 HEADER_LEN = 20          # without options; the header may grow to 60 bytes
 DF, MF = 0x4000, 0x2000  # in the 16-bit flags/fragment-offset word
+#: the whole fixed header at once: parse and emit run for every packet, so they read and
+#: write it with one struct call (the ``Packet`` getters are for looking at one field)
+_HEADER = struct.Struct("!BBHHHBBH4s4s")
 
 
 class Packet(PacketView):
@@ -144,15 +148,21 @@ class Repr(ReprBase):
 
     @classmethod
     def parse(cls, packet_or_bytes, *, verify_checksum: bool = True) -> Repr:
-        p = cls.view(packet_or_bytes)
-        if p.version != 4:
-            raise ParseError("ipv4", "version", str(p.version))
-        if verify_checksum and not p.verify_checksum():
-            raise ParseError("ipv4", "checksum", f"{p.checksum:#06x}")
-        options = bytes(p.options)
-        parse_options(options)
-        return cls(p.src, p.dst, p.protocol, bytes(p.payload), p.ttl, p.ident, p.dscp_ecn,
-                   p.dont_fragment, p.more_fragments, p.frag_offset, options)
+        p = cls.view(packet_or_bytes)                   # every length checked
+        (ver_ihl, dscp_ecn, total_len, ident, flags_frag, ttl, protocol, checksum,
+         src, dst) = _HEADER.unpack_from(p.buffer)
+        if ver_ihl >> 4 != 4:
+            raise ParseError("ipv4", "version", str(ver_ihl >> 4))
+        header_len = (ver_ihl & 0x0F) * 4
+        if verify_checksum and internet_checksum(p.buffer[:header_len]) != 0:
+            raise ParseError("ipv4", "checksum", f"{checksum:#06x}")
+        options = bytes(p.buffer[HEADER_LEN:header_len])
+        if options:
+            parse_options(options)
+        return cls(ipv4_address(src), ipv4_address(dst), known(IpProtocol, protocol),
+                   bytes(p.buffer[header_len:total_len]), ttl, ident, dscp_ecn,
+                   bool(flags_frag & DF), bool(flags_frag & MF), (flags_frag & 0x1FFF) * 8,
+                   options)
 
     def buffer_len(self) -> int:
         return HEADER_LEN + len(self.options) + len(self.payload)
@@ -160,12 +170,19 @@ class Repr(ReprBase):
     def emit(self, buf) -> None:
         if len(self.options) % 4 or len(self.options) > 40:
             raise ValueError("IPv4 options are a multiple of 4 bytes, at most 40")
-        p = self.view(buf, checked=False)
+        if self.frag_offset % 8:
+            raise ValueError("a fragment offset is a multiple of 8 bytes")
         header_len = HEADER_LEN + len(self.options)
-        p.set_version_header_len(4, header_len)
-        p.dscp_ecn, p.total_len, p.ident = self.dscp_ecn, self.buffer_len(), self.ident
-        p.set_fragment(self.dont_fragment, self.more_fragments, self.frag_offset)
-        p.ttl, p.protocol, p.src, p.dst = self.ttl, self.protocol, self.src, self.dst
-        p.buffer[HEADER_LEN:header_len] = self.options
-        p.buffer[header_len:p.total_len] = self.payload
-        p.fill_checksum()
+        total_len = header_len + len(self.payload)
+        flags_frag = ((DF if self.dont_fragment else 0) | (MF if self.more_fragments else 0)
+                      | self.frag_offset // 8)
+        _HEADER.pack_into(buf, 0, 4 << 4 | header_len // 4, self.dscp_ecn, total_len, self.ident,
+                          flags_frag, self.ttl, self.protocol, 0, _packed(self.src),
+                          _packed(self.dst))
+        buf[HEADER_LEN:header_len] = self.options
+        buf[header_len:total_len] = self.payload
+        struct.pack_into("!H", buf, CHECKSUM, internet_checksum(buf[:header_len]))
+
+
+def _packed(address) -> bytes:
+    return address.packed if isinstance(address, IPv4Address) else bytes(address)

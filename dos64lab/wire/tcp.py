@@ -37,6 +37,10 @@ class TcpFlags(IntFlag):
     CWR = 0x080
     NS = 0x100
 
+    # ``seg.flags & TcpFlags.SYN`` runs several times per segment: int's own AND (a plain
+    # int, true or false) instead of enum's, which builds a new TcpFlags each time
+    __and__ = __rand__ = int.__and__
+
     def short(self) -> str:
         """tcpdump's notation: ``S``, ``S.``, ``P.``, ``F.`` ... (``.`` is ACK)."""
         letters = "".join(c for f, c in _LETTERS if self & f)
@@ -48,6 +52,8 @@ _LETTERS = ((TcpFlags.FIN, "F"), (TcpFlags.SYN, "S"), (TcpFlags.RST, "R"), (TcpF
 
 SRC_PORT, DST_PORT, SEQ, ACK, OFFSET_FLAGS, WINDOW, CHECKSUM, URGENT = 0, 2, 4, 8, 12, 14, 16, 18
 HEADER_LEN = 20          # without options; the header may grow to 60 bytes
+#: the fixed header in one struct call, for parse and emit (they run for every segment)
+_HEADER = struct.Struct("!HHIIHHHH")
 
 
 # -- options: one small value type each --------------------------------------------------
@@ -152,6 +158,8 @@ def parse_options(raw) -> tuple[Option, ...]:
 
 def emit_options(options) -> bytes:
     """Encode options, padded with zeros (END) to a multiple of 4 bytes."""
+    if not options:
+        return b""
     raw = b"".join(bytes([o.kind]) if isinstance(o, Nop) else
                    bytes([o.kind, 2 + len(o.data())]) + o.data() for o in options)
     raw += bytes(-len(raw) % 4)
@@ -259,11 +267,15 @@ class Repr(ReprBase):
     @classmethod
     def parse(cls, packet_or_bytes, src_ip: IPv4Address | None, dst_ip: IPv4Address | None,
               *, verify_checksum: bool = True) -> Repr:
-        p = cls.view(packet_or_bytes)
+        p = cls.view(packet_or_bytes)                   # every length checked
         if verify_checksum and src_ip is not None and not p.verify_checksum(src_ip, dst_ip):
             raise ParseError("tcp", "checksum", f"{p.checksum:#06x}")
-        return cls(p.src_port, p.dst_port, p.seq, p.ack, p.flags, p.window, p.urgent,
-                   parse_options(p.options), bytes(p.payload))
+        src_port, dst_port, seq, ack, offset_flags, window, _, urgent = \
+            _HEADER.unpack_from(p.buffer)
+        header_len = (offset_flags >> 12) * 4
+        options = p.buffer[HEADER_LEN:header_len]
+        return cls(src_port, dst_port, seq, ack, _flags(offset_flags & 0x1FF), window, urgent,
+                   parse_options(options) if options else (), bytes(p.buffer[header_len:]))
 
     def buffer_len(self) -> int:
         return HEADER_LEN + len(emit_options(self.options)) + len(self.payload)
@@ -272,13 +284,16 @@ class Repr(ReprBase):
         options = emit_options(self.options)
         header_len = HEADER_LEN + len(options)
         end = header_len + len(self.payload)
-        p = Packet(self.view(buf, checked=False).buffer[:end])
-        p.src_port, p.dst_port, p.seq, p.ack = self.src_port, self.dst_port, self.seq, self.ack
-        p.set_header_len_flags(header_len, self.flags)
-        p.window, p.urgent = self.window, self.urgent
-        p.buffer[HEADER_LEN:header_len] = options
-        p.buffer[header_len:end] = self.payload
-        if src_ip is None:
-            p.checksum = 0
-        else:
-            p.fill_checksum(src_ip, dst_ip)
+        _HEADER.pack_into(buf, 0, self.src_port, self.dst_port, self.seq, self.ack,
+                          (header_len // 4) << 12 | (self.flags & 0x1FF), self.window, 0,
+                          self.urgent)
+        buf[HEADER_LEN:header_len] = options
+        buf[header_len:end] = self.payload
+        if src_ip is not None:
+            start = pseudo_header_sum(src_ip, dst_ip, IpProtocol.TCP, end)
+            struct.pack_into("!H", buf, CHECKSUM, internet_checksum(memoryview(buf)[:end], start))
+
+
+def _flags(bits: int) -> TcpFlags:
+    """TcpFlags(bits), built once per combination (enum builds each anew otherwise)."""
+    return TcpFlags._value2member_map_.get(bits) or TcpFlags(bits)

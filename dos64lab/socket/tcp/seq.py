@@ -16,6 +16,7 @@ __all__ = ["Seq"]
 
 MOD = 1 << 32
 HALF = 1 << 31
+_new = int.__new__
 
 
 class Seq(int):
@@ -24,21 +25,24 @@ class Seq(int):
     def __new__(cls, value: int) -> "Seq":
         return int.__new__(cls, value % MOD)
 
+    # Every segment does a dozen of these, so they call int's own operations directly
+    # (``int.__sub__(a, b)`` is a - b on the plain numbers, whatever a and b are).
     def __add__(self, n: int) -> "Seq":
-        return Seq(int(self) + int(n))
+        return _new(Seq, int.__add__(self, n) % MOD)
 
     __radd__ = __add__
 
     def __sub__(self, other):
         """Seq - Seq: how far ``self`` is ahead (negative: behind).  Seq - int: a Seq."""
-        if isinstance(other, Seq):
-            return (int(self) - int(other) + HALF) % MOD - HALF
-        return Seq(int(self) - int(other))
+        if type(other) is Seq:
+            return (int.__sub__(self, other) + HALF) % MOD - HALF
+        return _new(Seq, int.__sub__(self, other) % MOD)
 
-    def __lt__(self, other) -> bool: return self - Seq(other) < 0
-    def __le__(self, other) -> bool: return self - Seq(other) <= 0
-    def __gt__(self, other) -> bool: return self - Seq(other) > 0
-    def __ge__(self, other) -> bool: return self - Seq(other) >= 0
+    # a < b  <=>  b is ahead of a by less than 2³¹  <=>  (a - b) mod 2³² lies in the upper half
+    def __lt__(self, other) -> bool: return (int.__sub__(self, other) + HALF) % MOD < HALF
+    def __le__(self, other) -> bool: return (int.__sub__(self, other) + HALF) % MOD <= HALF
+    def __gt__(self, other) -> bool: return (int.__sub__(self, other) + HALF) % MOD > HALF
+    def __ge__(self, other) -> bool: return (int.__sub__(self, other) + HALF) % MOD >= HALF
     def __eq__(self, other) -> bool: return isinstance(other, int) and int(self) == int(other) % MOD
     def __ne__(self, other) -> bool: return not self == other
     __hash__ = int.__hash__
