@@ -66,7 +66,8 @@ class MachineConfig:
         return self.hostfwd and self.has_slirp
 
     def argv(self, kernel: str, qmp_fd: int, qtest_fd: int, console_fd: int,
-             wire_fd: int | None = None, link_fd: int | None = None) -> list[str]:
+             wire_fd: int | None = None, link_fd: int | None = None,
+             ram_fd: int | None = None) -> list[str]:
         accel = ["-accel", "kvm", "-accel", "tcg"] if self.accel == "kvm" else ["-accel", "tcg"]
         backends = {}                               # what the NIC's netdev n0 is cabled to
         if self.has_slirp:
@@ -82,8 +83,13 @@ class MachineConfig:
         if self.nic_slot is not None:
             nic += f",addr={self.nic_slot:#x}"
         netdevs = nic_netdevs(backends)
+        machine, ram = "q35", []
+        if ram_fd is not None:      # guest RAM in a file Python maps too (Machine.start)
+            machine += ",memory-backend=ram"
+            ram = ["-object", f"memory-backend-file,id=ram,size={self.memory_mib}M,"
+                              f"mem-path=/proc/self/fd/{ram_fd},share=on"]
         argv = [
-            self.qemu, "-machine", "q35", "-nodefaults", "-no-user-config",
+            self.qemu, "-machine", machine, *ram, "-nodefaults", "-no-user-config",
             "-display", "none", "-m", str(self.memory_mib), *accel,
             "-kernel", kernel, "-append", f"net={self.net_mode}",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",

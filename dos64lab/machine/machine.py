@@ -24,6 +24,7 @@ import atexit
 import ctypes
 import glob
 import logging
+import mmap
 import os
 import re
 import shutil
@@ -255,17 +256,26 @@ class Machine(QemuProcess):
         if self.config.wire:                              # and raw frames (one per datagram)
             pairs.append(socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
         theirs = [b.fileno() for _, b in pairs]
-        self._launch(self.config.argv(kernel, *theirs[:3],
-                                      wire_fd=theirs[3] if self.config.wire else None,
-                                      link_fd=link_fd),
-                     pairs, inherit=() if link_fd is None else (link_fd,))
+        # guest RAM is a memory file QEMU and we both map: the driver's DMA buffers and
+        # rings are read and written in place, as a DMA engine would (Qtest.share_ram)
+        ram_fd = os.memfd_create("dos64lab-ram")
+        try:
+            os.ftruncate(ram_fd, self.config.memory_mib << 20)
+            self._launch(self.config.argv(kernel, *theirs[:3],
+                                          wire_fd=theirs[3] if self.config.wire else None,
+                                          link_fd=link_fd, ram_fd=ram_fd),
+                         pairs, inherit=(ram_fd,) if link_fd is None else (link_fd, ram_fd))
+            ram = mmap.mmap(ram_fd, self.config.memory_mib << 20)
+        finally:
+            os.close(ram_fd)                    # the mappings keep the memory
         (qmp_sock, _), (qtest_sock, _), (con_sock, _) = pairs[:3]
         if self.config.wire:
             self.wire = Wire(pairs[3][0])
         self._console = SerialConsole(con_sock, on_dead=self._dead)
         self._qtest = Qtest(qtest_sock, on_dead=self._dead)
         try:
-            self._qmp = QMP(qmp_sock, name=f"dos64lab-{self.proc.pid}", on_dead=self._dead)
+            self._qmp = QMP(qmp_sock, name=f"dos64lab-{self.proc.pid}", on_dead=self._dead,
+                            before=self._qtest.sync)    # QMP sees every qtest write posted
             ready = self._console.expect(_READY, timeout)
             if ready.group(1) is None:
                 raise MachineError("DOS64 panicked while booting")
@@ -275,6 +285,7 @@ class Machine(QemuProcess):
             self.close()
             raise
         self.kernel_info = dict(kv.split("=", 1) for kv in ready.group(1).decode().split())
+        self._qtest.share_ram(ram, *self.dma_region)
         self.host_ports = self._read_hostfwd() if self.config.has_hostfwd else {}
         self.accel = "kvm" if self._qmp.execute("query-kvm")["enabled"] else "tcg"
         self.boot_seconds = time.monotonic() - t0

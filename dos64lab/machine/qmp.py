@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 class QMP:
     """QMP connection over an already-connected socket (QEMU holds the other end)."""
 
-    def __init__(self, sock, name="dos64lab", timeout=10.0, on_dead=MachineError):
+    def __init__(self, sock, name="dos64lab", timeout=10.0, on_dead=MachineError, before=None):
         self.timeout = timeout
+        self._before = before            # called before each command (e.g. Qtest.sync)
         self._on_dead = on_dead          # message -> the error saying how QEMU ended
         self._client = QMPClient(name)
         _io.run(self._client.connect(sock), timeout)
@@ -40,6 +41,8 @@ class QMP:
 
     def execute(self, cmd: str, args: dict | None = None, timeout: float | None = None):
         """Run one QMP command and return its "return" value."""
+        if self._before:
+            self._before()
         try:
             return _io.run(self._client.execute(cmd, args), timeout or self.timeout)
         except (QMPError, OSError, EOFError) as err:
@@ -47,6 +50,8 @@ class QMP:
 
     async def execute_async(self, cmd: str, args: dict | None = None):
         """Awaitable form of ``execute`` for use inside a running event loop."""
+        if self._before:
+            self._before()
         try:
             return await asyncio.wrap_future(_io.submit(self._client.execute(cmd, args)))
         except (QMPError, OSError, EOFError) as err:

@@ -27,6 +27,8 @@ from ..errors import ArgumentError, MachineError, QtestError
 #: Largest read/write/memset in one command (DOS64's whole DMA region); QEMU
 #: allocates a buffer of this size, and the reply is one line.
 MAX_TRANSFER = 16 << 20
+#: Posted commands whose replies may wait unread (QEMU blocks once the socket fills).
+MAX_POSTED = 256
 
 
 class Qtest:
@@ -43,7 +45,10 @@ class Qtest:
         self._on_dead = on_dead          # message -> the error saying how QEMU ended
         self._buf = b""
         self._lock = threading.RLock()   # re-entrant: transactions hold it across commands
-        self.round_trips = 0  # commands sent so far: the driver's cost meter
+        self._posted = []                # commands whose replies are unread
+        self._ram, self._ram_range = None, range(0)   # guest RAM we map too (share_ram)
+        self.commands = 0                # commands sent so far
+        self.round_trips = 0             # times we waited for QEMU: the driver's cost meter
 
     # -- the protocol -----------------------------------------------------
     @contextlib.contextmanager
@@ -57,26 +62,57 @@ class Qtest:
         with self._lock:
             yield self
 
-    def command(self, line: str) -> str:
+    def command(self, line: str, wait: bool = True) -> str | None:
         """Send one raw command line, return what follows ``OK`` (or raise).
 
+        ``wait=False`` *posts* the command, like a PCI posted write: it is sent at once
+        and its reply is read by the next command that waits (or ``sync()``), so a run
+        of writes costs one round trip, not one each.  QEMU runs commands in order, so
+        a later command always sees the effect of an earlier one; a posted command that
+        failed raises QtestError from the call that reads its reply.
         The line's arguments are not checked: prefer the typed methods below.
         """
         if "\n" in line:
             raise ArgumentError("command", "line", line, "must be one line")
-        name = line.split(" ", 1)[0]
         with self._lock:
+            self.commands += 1
+            self._send(line)
+            self._posted.append(line[:60])      # enough to name it in an error
+            if wait or len(self._posted) >= MAX_POSTED:     # past MAX_POSTED: read them now
+                replies = self.sync()
+                return replies[-1] if wait else None
+            return None
+
+    def sync(self) -> list[str]:
+        """Read the reply of every command sent so far, in one round trip; what follows
+        ``OK`` in each.  QtestError names the first command that failed."""
+        with self._lock:
+            if not self._posted:
+                return []
             self.round_trips += 1
-            try:
-                self._sock.sendall(line.encode() + b"\n")
-                while True:
-                    reply = self._readline()
-                    if not reply.startswith("IRQ"):
-                        break
-            except TimeoutError as err:
-                raise MachineError(f"qtest: {name}: no reply ({err})") from err
-            except OSError as err:
-                raise self._on_dead(f"qtest: {name}: channel closed ({err})") from err
+            sent, self._posted = self._posted, []
+            replies = [self._reply(line) for line in sent]      # every one: stay in step
+            return [self._check(line, reply) for line, reply in zip(sent, replies)]
+
+    def _send(self, line: str) -> None:
+        try:
+            self._sock.sendall(line.encode() + b"\n")
+        except OSError as err:
+            raise self._on_dead(f"qtest: {_name(line)}: channel closed ({err})") from err
+
+    def _reply(self, line: str) -> str:
+        """The next reply line (``IRQ`` notices skipped)."""
+        try:
+            while (reply := self._readline()).startswith("IRQ"):
+                pass
+            return reply
+        except TimeoutError as err:
+            raise MachineError(f"qtest: {_name(line)}: no reply ({err})") from err
+        except OSError as err:
+            raise self._on_dead(f"qtest: {_name(line)}: channel closed ({err})") from err
+
+    @staticmethod
+    def _check(line: str, reply: str) -> str:
         if reply.startswith("OK"):
             return reply[2:].strip()
         raise QtestError(f"qtest: {line[:60]!r} -> {reply}")
@@ -90,37 +126,59 @@ class Qtest:
         line, self._buf = self._buf.split(b"\n", 1)
         return line.decode()
 
+    def share_ram(self, mapping, start: int, size: int) -> None:
+        """Serve reads and writes of guest RAM in [start, start + size) from ``mapping``,
+        the same memory QEMU's guest has (a shared memory file, see ``Machine.start``).
+
+        That range is the DMA region, where the driver keeps its rings and buffers: it
+        touches them in place, as the CPU and the device share RAM in a real machine.
+        No round trip, no base64; the device sees a write at once, and stores reach it
+        in program order (x86).  Port I/O, MMIO and the rest of RAM stay on qtest.
+        """
+        with self._lock:
+            self._ram, self._ram_range = mapping, range(start, start + size)
+
+    def _shared(self, addr: int, size: int):
+        """The shared mapping if [addr, addr + size) lies in it, else None."""
+        ram, shared = self._ram, self._ram_range
+        return ram if addr in shared and addr + size <= shared.stop else None
+
     # -- port I/O ---------------------------------------------------------
     def inb(self, port: int) -> int: return self._in("inb", port)
     def inw(self, port: int) -> int: return self._in("inw", port)
     def inl(self, port: int) -> int: return self._in("inl", port)
-    def outb(self, port: int, v: int) -> None: self._out("outb", port, v, 8)
-    def outw(self, port: int, v: int) -> None: self._out("outw", port, v, 16)
-    def outl(self, port: int, v: int) -> None: self._out("outl", port, v, 32)
+    def outb(self, port: int, v: int, wait=True) -> None: self._out("outb", port, v, 8, wait)
+    def outw(self, port: int, v: int, wait=True) -> None: self._out("outw", port, v, 16, wait)
+    def outl(self, port: int, v: int, wait=True) -> None: self._out("outl", port, v, 32, wait)
 
     def _in(self, op, port):
         return int(self.command(f"{op} {_uint(op, 'port', port, 16):#x}"), 16)
 
-    def _out(self, op, port, value, bits):
+    def _out(self, op, port, value, bits, wait):
         port, value = _uint(op, "port", port, 16), _uint(op, "value", value, bits)
-        self.command(f"{op} {port:#x} {value:#x}")
+        self.command(f"{op} {port:#x} {value:#x}", wait)
 
     # -- memory and MMIO: typed accesses ------------------------------------
     def readb(self, addr: int) -> int: return self._load("readb", addr, 1)
     def readw(self, addr: int) -> int: return self._load("readw", addr, 2)
     def readl(self, addr: int) -> int: return self._load("readl", addr, 4)
     def readq(self, addr: int) -> int: return self._load("readq", addr, 8)
-    def writeb(self, addr: int, v: int) -> None: self._store("writeb", addr, v, 1)
-    def writew(self, addr: int, v: int) -> None: self._store("writew", addr, v, 2)
-    def writel(self, addr: int, v: int) -> None: self._store("writel", addr, v, 4)
-    def writeq(self, addr: int, v: int) -> None: self._store("writeq", addr, v, 8)
+    def writeb(self, addr: int, v: int, wait=True) -> None: self._store("writeb", addr, v, 1, wait)
+    def writew(self, addr: int, v: int, wait=True) -> None: self._store("writew", addr, v, 2, wait)
+    def writel(self, addr: int, v: int, wait=True) -> None: self._store("writel", addr, v, 4, wait)
+    def writeq(self, addr: int, v: int, wait=True) -> None: self._store("writeq", addr, v, 8, wait)
 
     def _load(self, op, addr, size):
+        if (ram := self._shared(_span(op, addr, size), size)) is not None:
+            return int.from_bytes(ram[addr:addr + size], "little")     # x86: little-endian
         return int(self.command(f"{op} {_span(op, addr, size):#x}"), 16)
 
-    def _store(self, op, addr, value, size):
+    def _store(self, op, addr, value, size, wait):
         addr, value = _span(op, addr, size), _uint(op, "value", value, 8 * size)
-        self.command(f"{op} {addr:#x} {value:#x}")
+        if (ram := self._shared(addr, size)) is not None:
+            ram[addr:addr + size] = value.to_bytes(size, "little")
+            return
+        self.command(f"{op} {addr:#x} {value:#x}", wait)
 
     # -- guest RAM in bulk ------------------------------------------------
     def read(self, addr: int, size: int, form: str = "b64") -> bytes:
@@ -130,12 +188,15 @@ class Qtest:
         addr = _span("read", addr, size)
         if size == 0:
             return b""              # QEMU would abort on "read ADDR 0"
+        if (ram := self._shared(addr, size)) is not None:
+            return ram[addr:addr + size]
         if form == "b64":
             return base64.b64decode(self.command(f"b64read {addr:#x} {size:#x}"))
         return bytes.fromhex(self.command(f"read {addr:#x} {size:#x}")[2:])
 
-    def write(self, addr: int, data: bytes, form: str = "b64") -> None:
-        """Write bytes into guest memory: ``b64`` (fastest) or ``hex``."""
+    def write(self, addr: int, data: bytes, form: str = "b64", wait: bool = True) -> None:
+        """Write bytes into guest memory: ``b64`` (fastest) or ``hex``; ``wait=False``
+        posts it (see ``command``)."""
         _form("write", form)
         try:
             data = memoryview(data).tobytes()
@@ -144,19 +205,32 @@ class Qtest:
         addr = _span("write", addr, _size("write", len(data)))
         if not data:
             return
+        if (ram := self._shared(addr, len(data))) is not None:
+            ram[addr:addr + len(data)] = data
+            return
         if form == "b64":
-            self.command(f"b64write {addr:#x} {len(data):#x} {base64.b64encode(data).decode()}")
+            self.command(f"b64write {addr:#x} {len(data):#x} {base64.b64encode(data).decode()}",
+                         wait)
         else:
-            self.command(f"write {addr:#x} {len(data):#x} 0x{data.hex()}")
+            self.command(f"write {addr:#x} {len(data):#x} 0x{data.hex()}", wait)
 
     def memset(self, addr: int, size: int, value: int = 0) -> None:
         """Fill ``size`` bytes of guest memory with the byte ``value``."""
         size, value = _size("memset", size), _uint("memset", "value", value, 8)
+        if (ram := self._shared(_span("memset", addr, size), size)) is not None:
+            ram[addr:addr + size] = bytes([value]) * size
+            return
         self.command(f"memset {_span('memset', addr, size):#x} {size:#x} {value:#x}")
 
     def close(self) -> None:
+        with self._lock:
+            self._ram, self._ram_range = None, range(0)     # later calls fail on the socket
         self._sock.close()
 
+
+
+def _name(line: str) -> str:
+    return line.split(" ", 1)[0]
 
 
 # -- argument checks: everything QEMU would abort on is refused here ------------

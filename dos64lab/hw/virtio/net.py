@@ -352,7 +352,7 @@ def write_pieces(qtest, pieces) -> None:
         for i in members:
             addr, data = pieces[i]
             buf[addr - start:addr - start + len(data)] = data
-        qtest.write(start, bytes(buf))
+        qtest.write(start, bytes(buf), wait=False)     # posted: the kick's read waits
 
 
 def read_pieces(qtest, pieces) -> list[bytes]:

@@ -222,7 +222,7 @@ class LegacyTransport(Transport):
     def write_status(self, value): self.qtest.outb(self.io_base + self.STATUS, value)
     def device_features(self): return self.qtest.inl(self.io_base + self.HOST_FEATURES)
     def read_isr(self): return self.qtest.inb(self.io_base + self.ISR)
-    def notify(self, index): self.qtest.outw(self.io_base + self.QUEUE_NOTIFY, index)
+    def notify(self, index): self.qtest.outw(self.io_base + self.QUEUE_NOTIFY, index, wait=False)
     def num_queues(self): return self.NUM_QUEUES
 
     def write_driver_features(self, bits):
@@ -358,7 +358,7 @@ class ModernTransport(Transport):
                               asked=asked)
 
     def notify(self, index):
-        self.qtest.writew(self._notify_addr[index], index)
+        self.qtest.writew(self._notify_addr[index], index, wait=False)     # posted
 
     def reset(self, timeout=1.0):
         super().reset(timeout)

@@ -23,6 +23,7 @@ is also why the driver never reads back what it wrote itself.
 
 import logging
 import struct
+import threading
 from dataclasses import dataclass
 
 from .transport import VirtioError
@@ -40,6 +41,7 @@ VRING_AVAIL_F_NO_INTERRUPT = 1   # avail.flags (driver): don't interrupt me, I p
 VRING_USED_F_NO_NOTIFY = 1       # used.flags (device): don't kick me, I'm busy anyway
 
 _DESC = struct.Struct("<QIHH")   # addr, len, flags, next
+_BARRIER = threading.Lock()
 _USED_ELEM = struct.Struct("<II")   # id, len
 
 
@@ -133,26 +135,33 @@ class Virtqueue:
         return head
 
     def publish(self) -> None:
-        """Write changed descriptors, then avail.ring and avail.idx: at most two writes."""
+        """Write the changed descriptors, then the new avail.ring entries, then avail.idx
+        (§2.7.13): the device may look at any moment, so it must never see an index
+        whose entries are not there yet.  Each step is its own write, in that order."""
         if self._dirty:
             lo, hi = min(self._dirty), max(self._dirty)
             self.qtest.write(self.desc_addr + 16 * lo,
-                             b"".join(_DESC.pack(*self.desc[i]) for i in range(lo, hi + 1)))
+                             b"".join(_DESC.pack(*self.desc[i]) for i in range(lo, hi + 1)),
+                             wait=False)
             self._dirty.clear()
         new = (self.avail_idx - self.published_idx) & 0xFFFF
         if new:
             first = self.published_idx % self.size
             end = self.size if first + new > self.size else first + new   # wrapped: whole ring
-            # avail.flags, avail.idx and ring[0:end] in one write; the device sees the new
-            # entries and the new idx together (qtest writes are atomic for the device).
-            self.qtest.write(self.avail_addr, struct.pack(
-                f"<HH{end}H", self.avail_flags, self.avail_idx, *self.avail_ring[:end]))
+            self.qtest.write(self.avail_addr + 4, struct.pack(f"<{end}H", *self.avail_ring[:end]),
+                             wait=False)
+            self.qtest.write(self.avail_addr, struct.pack("<HH", self.avail_flags, self.avail_idx),
+                             wait=False)
             self.published_idx = self.avail_idx
 
     def kick(self) -> bool:
         """Publish, then notify the device unless it asked not to be (used.flags)."""
         self.publish()
-        self.used_flags = self.qtest.readw(self.used_addr)     # after avail.idx, as the spec says
+        # read used.flags only after avail.idx is visible (§2.7.13.4: a full barrier; a
+        # lock's acquire is one on x86) -- else both sides could wait for the other
+        with _BARRIER:
+            pass
+        self.used_flags = self.qtest.readw(self.used_addr)
         if self.used_flags & VRING_USED_F_NO_NOTIFY:
             self.kicks_suppressed += 1
             return False
@@ -170,13 +179,13 @@ class Virtqueue:
         if not self.in_flight:
             return []                     # nothing lent to the device: nothing to read
         # at most in_flight entries from last_used_idx on: read no further than that
-        start = self.last_used_idx % self.size
-        end = self.size if start + self.in_flight > self.size else start + self.in_flight
-        raw = self.qtest.read(self.used_addr, 4 + 8 * end)
-        self.used_flags, self.used_idx = struct.unpack_from("<HH", raw)
+        self.used_flags, self.used_idx = struct.unpack("<HH", self.qtest.read(self.used_addr, 4))
         pending = (self.used_idx - self.last_used_idx) & 0xFFFF
-        if pending:                       # an idle poll decodes nothing more
-            self.used_ring[:end] = _USED_ELEM.iter_unpack(raw[4:])
+        if pending:                       # then the entries idx covers (§2.7.14), no further
+            start = self.last_used_idx % self.size
+            end = self.size if start + pending > self.size else start + pending
+            raw = self.qtest.read(self.used_addr + 4, 8 * end)
+            self.used_ring[:end] = _USED_ELEM.iter_unpack(raw)
         if pending > self.size - self.num_free:
             raise VirtioError(f"queue {self.index}: used.idx {self.used_idx} is {pending} past "
                               f"last_used_idx {self.last_used_idx}, but only "
