@@ -443,7 +443,10 @@ def test_a_syn_flood_from_fake_hosts_leaves_the_listener_serving(hub):
     view = listener_view(net)
     assert view["half_open"] <= listener.max_half_open
     assert listener.stats["syns"] - stats.get("syns", 0) >= 3000
-    assert listener.stats["half_open_dropped"] - stats.get("half_open_dropped", 0) > 2000
+    # the 1,500 SYNs of the silent hosts stay half-open: all but max_half_open are dropped
+    # (those of the hosts that answer ARP may go sooner, by slirp's RST, or be dropped too)
+    dropped = listener.stats["half_open_dropped"] - stats.get("half_open_dropped", 0)
+    assert dropped >= 1500 - listener.max_half_open
     with net.lock:
         assert len(listener.children) <= listener.max_half_open + listener.backlog
         assert len(net.iface.neighbors.entries) <= CAPACITY
