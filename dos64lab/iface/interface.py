@@ -75,6 +75,7 @@ class Interface:
         self._outbox: list[bytes] = []          # frames made during this round
         self._announce = self.config.address is not None   # gratuitous ARP due
         self._error_tokens, self._error_refill = float(ICMP_ERRORS_PER_SECOND), None
+        self._tcp_demux: dict[tuple, object] = {}   # (src ip, src port, dst port) -> socket
 
     # -- configuration (DHCP calls these) ------------------------------------------------
     @property
@@ -275,10 +276,20 @@ class Interface:
         except ParseError as err:
             return self._drop(_reason(err))
         self.stats["tcp_rx"] += 1
-        # a connection's own socket first, a listener on its port only if there is none
+        # the connection this segment is for, remembered by its addresses and ports (a
+        # remembered socket is asked again: it may have closed or left the set since)
+        key = (ip.src, seg.src_port, seg.dst_port)
+        s = self._tcp_demux.get(key)
+        if s is not None and s in sockets and s.accepts_tcp(self, ip, seg):
+            return s.process_tcp(self, now, ip, seg)
+        # else a connection's own socket first, a listener on its port only if there is none
         # (RFC 9293 §3.10.7): a late duplicate SYN must not open a second connection
         for s in sorted(sockets, key=lambda s: isinstance(s, TcpListener)):
             if s.accepts_tcp(self, ip, seg):
+                if not isinstance(s, TcpListener):
+                    if len(self._tcp_demux) > 4 * len(sockets):     # forget the long gone
+                        self._tcp_demux.clear()
+                    self._tcp_demux[key] = s
                 return s.process_tcp(self, now, ip, seg)
         self._drop("tcp_rx_drop_no_socket")
         if (reset := tcp_reset_for(ip, seg)) is not None:  # RFC 9293 §3.10.7.1: a closed port

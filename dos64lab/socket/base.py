@@ -93,15 +93,23 @@ class SocketSet:
 
     def __init__(self):
         self._sockets: dict[int, Socket] = {}
+        self._members: set[int] = set()     # id() of each socket: ``socket in set`` at once
         self._next = 0
 
     def add(self, socket: Socket) -> int:
         handle, self._next = self._next, self._next + 1
         self._sockets[handle] = socket
+        self._members.add(id(socket))
         return handle
 
     def remove(self, handle: int) -> Socket:
-        return self._sockets.pop(handle)
+        socket = self._sockets.pop(handle)
+        if not any(s is socket for s in self._sockets.values()):   # not under another handle
+            self._members.discard(id(socket))
+        return socket
+
+    def __contains__(self, socket) -> bool:
+        return id(socket) in self._members
 
     def __getitem__(self, handle: int) -> Socket:
         return self._sockets[handle]

@@ -447,6 +447,8 @@ class TcpSocket(Socket):
 
     # -- egress ---------------------------------------------------------------------------
     def dispatch(self, iface, now) -> list:
+        if self._quiet(now):
+            return []
         out = []
         if self.state not in (State.CLOSED, State.LISTEN):
             self._timers(iface, now)                       # may give up: an RST, at once
@@ -591,7 +593,15 @@ class TcpSocket(Socket):
                                            f"{message}")
             self._closed()
 
+    def _quiet(self, now) -> bool:
+        """TIME-WAIT with nothing to send before its end: a server that closes first holds
+        one per client for 2 MSL, and every poll round asks each of them -- cheaply."""
+        return (self.state is State.TIME_WAIT and now < self.timewait_at and not self.acks
+                and not self.ack_now and self.send_rst is None)
+
     def poll_at(self, now) -> float | None:
+        if self._quiet(now):
+            return self.timewait_at
         if self.send_rst is not None or self.ack_now or self.acks:
             return now
         if self._probe or self._window_probe or self.snd and self.state in SYNCHRONIZED and self.snd.next_segment(not self.nodelay):
