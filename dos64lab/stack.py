@@ -11,8 +11,8 @@ API with timeouts::
 
 The poll thread sleeps until ``poll_at`` or until frames may have arrived.  There
 are no interrupts over qtest, so it watches the used ring adaptively: again at once
-while traffic flows, backing off (``MIN_IDLE`` doubling up to ``MAX_IDLE``) while
-idle.  A call of the API wakes it at once.  Every access to the interface and the
+while traffic flows, every ``MIN_IDLE`` for ``BUSY_POLL`` after it (as Linux's busy
+polling does), then backing off (doubling up to ``MAX_IDLE``) while idle.  A call of the API wakes it at once.  Every access to the interface and the
 sockets happens under ``lock``; the device below is itself safe to share.
 """
 
@@ -27,14 +27,20 @@ from ipaddress import IPv4Address, IPv4Interface
 from .errors import Dos64LabError
 from .iface import Interface, InterfaceConfig
 from .socket import IcmpSocket, SocketSet, UdpSocket
+from .socket.tcp import State
 from .socket.udp import SocketError
 
 __all__ = ["Stack", "StackError", "StackTimeout", "SLIRP"]
 
 log = logging.getLogger(__name__)
 
-MIN_IDLE = 0.0005       # seconds between polls right after traffic
-MAX_IDLE = 0.050        # ... and at most, when idle: the wake-up latency we accept
+MIN_IDLE = 0.0001       # seconds between polls while traffic flows (a look at the used
+                        # ring is a read of shared memory: cheap, so we look often)
+BUSY_POLL = 0.010       # ... and for this long after the last frame: a client's next
+                        # request usually follows within milliseconds
+MAX_TIME_WAIT = 64      # closed connections kept in TIME-WAIT; past it the oldest ends
+                        # early (Linux's tcp_max_tw_buckets, lwIP's tcp_kill_timewait)
+MAX_IDLE = 0.050        # then the sleep doubles up to this: the wake-up latency we accept
                         # for 1-2 % of a core (Python + QEMU; `make bench` measures it)
 
 
@@ -100,6 +106,10 @@ class Stack:
             for handle in [h for h in self._reap if self.sockets[h].finished()]:
                 self.sockets.remove(handle)
                 self._reap.discard(handle)
+            waiting = [s for h in self._reap if getattr(s := self.sockets[h], "state", None) is State.TIME_WAIT]
+            for sock in sorted(waiting, key=lambda s: s.timewait_at)[:-MAX_TIME_WAIT]:
+                sock.timewait_at = now              # its 2 MSL end now: closed next round
+                self.iface.stats["tcp_time_wait_recycled"] += 1
             self.polls += 1
             self.busy_polls += did
             if did:                         # waiters re-check only when something happened
@@ -217,7 +227,7 @@ class Stack:
 
     def listen(self, port: int, backlog: int = 16, **socket_args) -> "TcpServer":
         """A listening TCP port; ``accept()`` gives connections."""
-        from .socket.tcp import State, TcpListener
+        from .socket.tcp import TcpListener
         listener = TcpListener(port, backlog, **socket_args)
         with self.lock:
             if any(type(s) is TcpListener and s.port == port and s.state == State.LISTEN
@@ -325,7 +335,6 @@ class TcpConnection:
                                    lambda: f"state {self.socket.state.value}")
 
     def wait_established(self, timeout: float) -> None:
-        from .socket.tcp import State
         try:
             self._wait(lambda: self.socket.state not in (State.SYN_SENT, State.SYN_RECEIVED),
                        timeout, f"TCP connection to {self.remote}")
@@ -395,7 +404,6 @@ class TcpConnection:
 
     def close(self, timeout: float = 5.0) -> None:
         """FIN, wait until the peer acknowledged it (or ``timeout``), forget the socket."""
-        from .socket.tcp import State
         self.shutdown()
         try:
             self.stack.wait_for(lambda: self.socket.state in (State.CLOSED, State.TIME_WAIT,
@@ -494,7 +502,7 @@ class UdpEndpoint:
 
 def _run(ref) -> None:
     """The poll loop.  Holds the stack only weakly, so a forgotten stack can be collected."""
-    idle = MIN_IDLE
+    idle, busy_until = MIN_IDLE, 0.0
     while True:
         stack = ref()
         if stack is None or stack._stop.is_set():
@@ -510,7 +518,9 @@ def _run(ref) -> None:
                 stack.error = err
                 stack.changed.notify_all()
             return
-        idle = MIN_IDLE if did else min(idle * 2, MAX_IDLE)
+        if did:
+            busy_until = now + BUSY_POLL
+        idle = MIN_IDLE if now < busy_until else min(idle * 2, MAX_IDLE)
         sleep = 0.0 if did else idle if due is None else max(0.0, min(idle, due - now))
         wake = stack._wake
         del stack                           # don't keep it alive while sleeping
