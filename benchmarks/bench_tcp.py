@@ -194,22 +194,22 @@ def linux_on_slirp(size):
         before = linux_retransmits(peer)
         ok, elapsed = host_get(port, "blob", size, out.split()[0] if status == 0 else "?")
         rows.append(("guest -> host (hostfwd)", ok, elapsed, None, linux_retransmits(peer) - before))
-        # httpd gives way to a sink on port 80; it writes the byte count when the host closes
-        peer.run("killall httpd; rm -f /www/blob /tmp/count; "
-                 "(nc -l -p 80 | wc -c > /tmp/count) </dev/null >/dev/null 2>&1 & sleep 0.3")
+        # httpd gives way to a sink on port 80 that answers with the byte count it read: the
+        # clock stops at that answer, once Linux has taken every byte (not when the host's
+        # socket buffer took them)
+        peer.run("killall httpd; rm -f /www/blob; "
+                 "(nc -l -p 80 -e sh -c 'wc -c') </dev/null >/dev/null 2>&1 & sleep 0.3")
         payload = os.urandom(size)
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
-            s.recv(1)                                   # nc closes once it read everything
+            counted = b""
+            while chunk := s.recv(64):
+                counted += chunk
         elapsed = time.perf_counter() - t0
-        counted = ""
-        for _ in range(50):
-            if (counted := peer.run("cat /tmp/count 2>/dev/null").output.strip()):
-                break
-            time.sleep(0.1)
-        rows.append(("host -> guest (hostfwd)", counted == str(size), elapsed, None, "-"))
+        rows.append(("host -> guest (hostfwd)", counted.strip() == str(size).encode(), elapsed,
+                     None, "-"))
     return [report("Linux", 0.0, size, *row) for row in rows]
 
 
