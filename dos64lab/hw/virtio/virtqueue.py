@@ -14,11 +14,13 @@ returns a buffer by writing {id, len} to used.ring[used.idx % size] and bumping
 used.idx; the driver reaps from last_used_idx up to used.idx and puts the
 descriptors back on its free list (free_head, num_free) -- as Linux virtio_ring.c.
 
-Every access is a qtest round trip (~20 µs), so this class batches: ``add`` only
-changes a *shadow* copy of what the driver owns; ``publish`` writes the changed
-descriptors in one ``qtest.write`` and the avail ring with avail.idx in another; ``reap``
-reads used.flags, used.idx and every used entry in one ``qtest.read``.  The shadow
-is also why the driver never reads back what it wrote itself.
+The rings live in the DMA region, which ``Machine`` shares with QEMU (``Qtest.share_ram``):
+``qtest.read``/``write`` there are memory copies, and the device may look at any moment.
+So order matters, as in a real driver: ``add`` only changes a *shadow* copy of what the
+driver owns; ``publish`` writes the changed descriptors, then the new avail.ring entries,
+then avail.idx; ``reap`` reads used.idx, then the entries it covers.  The shadow is also
+why the driver never reads back what it wrote itself.  (Without a shared mapping every
+access is a qtest round trip, ~20-80 µs: the same few writes and reads keep that cheap.)
 """
 
 import logging
