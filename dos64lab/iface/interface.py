@@ -21,6 +21,7 @@ Every frame dropped is counted in ``stats`` under ``<layer>_rx_drop_<reason>``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import random
 from collections import Counter
@@ -242,7 +243,7 @@ class Interface:
         for UDP (a host asking DHCP for an address).  We deviate on 127/8, which the RFC
         also forbids: slirp sends its ICMP errors (port unreachable) from 127.0.0.1."""
         src, net = ip.src, self.config.address
-        return (src.is_multicast or src.is_reserved
+        return (_multicast_or_reserved(src)
                 or (net is not None and src == net.network.broadcast_address)
                 or (src == UNSPECIFIED and ip.protocol != IpProtocol.UDP))
 
@@ -337,7 +338,7 @@ class Interface:
         if hop is None:
             return self._refuse(now, owner, "ipv4_tx_drop_no_route", packet, f"no route to {dst}")
         self._ident = (self._ident + 1) & 0xFFFF
-        packet = dataclasses.replace(packet, ident=self._ident, ttl=packet.ttl or self.config.ttl)
+        packet = packet.stamped(self._ident, packet.ttl or self.config.ttl)
         if packet.buffer_len() > MAX_PACKET:
             return self._refuse(now, owner, "ipv4_tx_drop_too_big", packet,
                                 f"{packet.buffer_len()}-byte packet exceeds IPv4's {MAX_PACKET}")
@@ -415,6 +416,12 @@ class Interface:
                 "arp_pending": [str(ip) for ip in self.neighbors.pending],
                 "fragments_held": len(self.fragments.datagrams),
                 "stats": dict(sorted(self.stats.items()))}
+
+
+@functools.lru_cache(maxsize=1024)
+def _multicast_or_reserved(address: IPv4Address) -> bool:
+    """(``ipaddress`` works each out in Python: asked per packet, so remembered.)"""
+    return address.is_multicast or address.is_reserved
 
 
 def _reason(err: ParseError) -> str:

@@ -38,6 +38,9 @@ __all__ = ["TcpSocket", "TcpListener", "State", "TcpError", "ConnectionRefused",
            "ConnectionReset", "ConnectionTimeout", "tcp_reset_for"]
 
 _SECRET = os.urandom(16)            # RFC 6528: the secret key of F()
+#: a data segment's flags by (has data, has FIN), built once (enum's | is slow per segment)
+_DATA_FLAGS = {(data, fin): F.ACK | (F.PSH if data else F(0)) | (F.FIN if fin else F(0))
+               for data in (False, True) for fin in (False, True)}
 
 
 class State(Enum):
@@ -479,7 +482,7 @@ class TcpSocket(Socket):
                 break
             seq, data, fin = nxt
             retransmission = seq < snd.max
-            flags = F.ACK | (F.PSH if data else 0) | (F.FIN if fin else 0)
+            flags = _DATA_FLAGS[bool(data), bool(fin)]
             out.append(self._segment(iface, now, seq, flags, data))
             snd.sent(seq, len(data) + fin, now, retransmission)
             self.stats["tx_segments"] += 1
