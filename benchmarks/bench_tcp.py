@@ -297,7 +297,7 @@ def main(argv=None):
     ratios(results)
     rate = raw_frames_per_second()
     print(f"  raw driver, 1442-byte echo requests + replies: {rate:8.0f} frames/s "
-          f"({rate * 1442 / 2 / 1e6:.1f} MB/s each way): the ceiling for one qtest channel")
+          f"({rate * 1442 / 2 / 1e6:.1f} MB/s each way): the driver's ceiling, below the stack")
 
 
 if __name__ == "__main__":
