@@ -237,7 +237,12 @@ class Stack:
         return TcpServer(self, listener, handle)
 
     def _free_port(self) -> int:
+        """A random ephemeral port no socket holds -- at either end of a connection to
+        ourselves, whose other end (in TIME-WAIT, say) is ours too."""
+        me = self.iface.address
         used = {s.local[1] for s in self.sockets if getattr(s, "local", None)}
+        used |= {s.remote[1] for s in self.sockets if getattr(s, "remote", None)
+                 and s.remote[0] == me}
         while (port := self.iface.random.randrange(49152, 65536)) in used:
             pass
         return port

@@ -133,7 +133,9 @@ class Qtest:
         That range is the DMA region, where the driver keeps its rings and buffers: it
         touches them in place, as the CPU and the device share RAM in a real machine.
         No round trip, no base64; the device sees a write at once, and stores reach it
-        in program order (x86).  Port I/O, MMIO and the rest of RAM stay on qtest.
+        in program order (x86).  Port I/O, MMIO and the rest of RAM stay on qtest.  (A raw
+        command posted over the channel reaches this RAM when QEMU runs it: ``sync()``
+        before reading it here.  The driver posts doorbells only.)
         """
         with self._lock:
             self._ram, self._ram_range = mapping, range(start, start + size)
