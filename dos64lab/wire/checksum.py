@@ -7,6 +7,7 @@ One job: the 16-bit one's complement sum used by IPv4, ICMP, UDP and TCP
 
 from __future__ import annotations
 
+import functools
 import struct
 from ipaddress import IPv4Address
 
@@ -38,4 +39,10 @@ def internet_checksum(data, start: int = 0) -> int:
 
 def pseudo_header_sum(src: IPv4Address, dst: IPv4Address, protocol: int, length: int) -> int:
     """Sum of the IPv4 pseudo-header: src, dst, zero, protocol, upper-layer length."""
-    return ones_sum(src.packed + dst.packed + struct.pack("!xBH", protocol, length))
+    return ones_sum(struct.pack("!xBH", protocol, length), _addresses_sum(src, dst))
+
+
+@functools.lru_cache(maxsize=1024)
+def _addresses_sum(src: IPv4Address, dst: IPv4Address) -> int:
+    """The addresses' part of the sum: the same two for every segment of a connection."""
+    return ones_sum(src.packed + dst.packed)

@@ -9,6 +9,7 @@ Frames shorter than 60 bytes are padded on the wire; the padding stays in
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -58,6 +59,7 @@ class EtherType(IntEnum):
 
 DST, SRC, ETHERTYPE = 0, 6, 12     # field offsets
 HEADER_LEN = 14
+_HEADER = struct.Struct("!6s6sH")  # the whole header in one call (emit runs for every frame)
 
 
 class Packet(PacketView):
@@ -93,6 +95,5 @@ class Repr(ReprBase):
         return HEADER_LEN + len(self.payload)
 
     def emit(self, buf) -> None:
-        p = self.view(buf, checked=False)
-        p.dst, p.src, p.ethertype = self.dst, self.src, self.ethertype
-        p.buffer[HEADER_LEN:HEADER_LEN + len(self.payload)] = self.payload
+        _HEADER.pack_into(buf, 0, bytes(self.dst), bytes(self.src), self.ethertype)
+        buf[HEADER_LEN:HEADER_LEN + len(self.payload)] = self.payload
