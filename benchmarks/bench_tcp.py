@@ -8,6 +8,9 @@ beside a real Linux in the same QEMU set-up and the raw driver's frame rate, in 
 * guest -> host: a host socket GETs 10 MB through hostfwd from a guest listener on port 80;
 * with 5 % loss: a FaultInjector drops 5 % of frames both ways between stack and NIC.
 
+The host's side (http.server, the sender, the getter) runs in processes of its own, as a
+real host program does: in the stack's process it would compete with it for the GIL.
+
 The Linux peer (``LinuxPeer``, Debian's kernel + busybox, TCG like the machine):
 * on slirp + hostfwd, restricted (so no "guest <- host" row): the host GETs the same 10 MB
   from its httpd and sends 10 MB into its ``nc -l``; the ratio ours / Linux is printed;
@@ -22,11 +25,11 @@ private-segment rows).
 """
 
 import argparse
-import functools
 import hashlib
-import http.server
 import os
-import socket
+import re
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -40,16 +43,62 @@ from dos64lab.stack import Stack
 from dos64lab.wire.build import arp_who_has, icmp_echo_request
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+# The host's side of every transfer: programs of their own (see the docstring).
+SENDER = """import socket, sys, time
+data = open(sys.argv[2], "rb").read()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=120)
+t0 = time.perf_counter()
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+reply = b""
+while chunk := s.recv(64):                           # the sink's answer, once it has it all
+    reply += chunk
+print(time.perf_counter() - t0, reply.decode().strip() or "-")
+"""
+
+GETTER = """import hashlib, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=120)
+t0 = time.perf_counter()
+s.sendall(b"GET /" + sys.argv[2].encode() + b" HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n")
+data = bytearray()
+while chunk := s.recv(1 << 20):
+    data += chunk
+elapsed = time.perf_counter() - t0
+body = bytes(data).partition(b"\\r\\n\\r\\n")[2]
+print(elapsed, len(body), hashlib.sha256(body).hexdigest())
+"""
 
 
-def host_server(directory):
-    handler = functools.partial(QuietHandler, directory=directory)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+class HostServer:
+    """Python's http.server on the host's 127.0.0.1, in a process of its own."""
+
+    def __init__(self, directory):
+        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "--bind",
+                                      "127.0.0.1", "--directory", directory, "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.port = int(re.search(r"port (\d+)", self.proc.stdout.readline()).group(1))
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def host_send(port, path):
+    """The host sends the file at ``path`` through hostfwd; (seconds until the sink's
+    answer, the answer)."""
+    out = subprocess.run([sys.executable, "-c", SENDER, str(port), path], capture_output=True,
+                         text=True, timeout=300).stdout.split()
+    return (float(out[0]), out[1]) if len(out) == 2 else (float("inf"), "-")
+
+
+def host_get(port, path, size, digest=None):
+    """The host GETs ``path`` through hostfwd; (ok, seconds)."""
+    out = subprocess.run([sys.executable, "-c", GETTER, str(port), path], capture_output=True,
+                         text=True, timeout=300).stdout.split()
+    if len(out) != 3:
+        return False, float("inf")
+    elapsed, length, got = float(out[0]), int(out[1]), out[2]
+    return length == size and (digest is None or got == digest), elapsed
 
 
 def download(net, port, name, size, host="10.0.2.2", timeout=60):
@@ -65,9 +114,9 @@ def download(net, port, name, size, host="10.0.2.2", timeout=60):
     return len(body) == size, elapsed, body, info
 
 
-def upload(m, net, size):
+def upload(m, net, path):
+    """host -> guest: the host sends the file at ``path`` to our listener through hostfwd."""
     server = net.listen(80)
-    payload = os.urandom(size)
     received = {}
 
     def sink():
@@ -75,19 +124,17 @@ def upload(m, net, size):
         got = bytearray()
         while chunk := conn.recv(1 << 20, timeout=60):
             got += chunk
+        conn.sendall(b"%d" % len(got))            # the sender's clock stops at this answer
         received["data"], received["info"] = bytes(got), conn.info()
         conn.close()
 
     t = threading.Thread(target=sink)
     t.start()
-    t0 = time.perf_counter()
-    with socket.create_connection(("127.0.0.1", m.host_ports["http"])) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        t.join(120)
-    elapsed = time.perf_counter() - t0
+    elapsed, _answer = host_send(m.host_ports["http"], path)
+    t.join(120)
     server.close()
-    return received.get("data") == payload, elapsed, received.get("info", {})
+    with open(path, "rb") as f:
+        return received.get("data") == f.read(), elapsed, received.get("info", {})
 
 
 def serve(net, port, body, timeout=120):
@@ -116,20 +163,6 @@ def serve(net, port, body, timeout=120):
     return thread, result
 
 
-def host_get(port, path, size, digest=None):
-    """The host GETs ``path`` through hostfwd; (ok, seconds)."""
-    t0 = time.perf_counter()
-    with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
-        s.sendall(f"GET /{path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
-        data = bytearray()
-        while chunk := s.recv(1 << 20):
-            data += chunk
-    elapsed = time.perf_counter() - t0
-    body = bytes(data).partition(b"\r\n\r\n")[2]
-    ok = len(body) == size and (digest is None or hashlib.sha256(body).hexdigest() == digest)
-    return ok, elapsed
-
-
 def offer(m, net, size):
     """guest -> host: the host GETs ``size`` bytes from our listener through hostfwd."""
     body = os.urandom(size)
@@ -140,8 +173,8 @@ def offer(m, net, size):
 
 
 def run(kind, size, loss, directory):
-    server = host_server(directory)
-    port = server.server_address[1]
+    server = HostServer(directory)
+    port = server.port
     faults = {"drop": loss, "seed": 1} if loss else None
     config = InterfaceConfig(allow=(IPv4Network("10.0.2.2/32"),))
     rows = []
@@ -154,7 +187,7 @@ def run(kind, size, loss, directory):
         rows.append(("guest <- host (wget)", ok, elapsed, (q.round_trips - r0) / max(segments, 1),
                      info.get("retransmits", 0)))
         r0, f0 = q.round_trips, net.iface.stats["tcp_rx"]
-        ok, elapsed, info = upload(m, net, size)
+        ok, elapsed, info = upload(m, net, os.path.join(directory, "blob"))
         segments = net.iface.stats["tcp_rx"] - f0
         rows.append(("host -> guest (hostfwd)", ok, elapsed, (q.round_trips - r0) / max(segments, 1),
                      info.get("retransmits", 0)))
@@ -163,7 +196,7 @@ def run(kind, size, loss, directory):
         segments = net.iface.stats["ipv4_tx"] - f0
         rows.append(("guest -> host (hostfwd)", ok, elapsed, (q.round_trips - r0) / max(segments, 1),
                      info.get("retransmits", 0)))
-    server.shutdown()
+    server.close()
     return [report(kind, loss, size, *row) for row in rows]
 
 
@@ -183,9 +216,9 @@ def linux_retransmits(peer) -> int:
     return int(dict(zip(lines[0], lines[1]))["RetransSegs"])
 
 
-def linux_on_slirp(size):
+def linux_on_slirp(size, path):
     """The Linux peer in the machine's set-up (slirp + hostfwd): host GETs from its httpd,
-    host sends into its ``nc -l``."""
+    host sends the file at ``path`` into its ``nc -l``."""
     rows = []
     with LinuxPeer(slirp=True) as peer:
         port = peer.host_ports["http"]
@@ -199,17 +232,8 @@ def linux_on_slirp(size):
         # socket buffer took them)
         peer.run("killall httpd; rm -f /www/blob; "
                  "(nc -l -p 80 -e sh -c 'wc -c') </dev/null >/dev/null 2>&1 & sleep 0.3")
-        payload = os.urandom(size)
-        t0 = time.perf_counter()
-        with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
-            s.sendall(payload)
-            s.shutdown(socket.SHUT_WR)
-            counted = b""
-            while chunk := s.recv(64):
-                counted += chunk
-        elapsed = time.perf_counter() - t0
-        rows.append(("host -> guest (hostfwd)", counted.strip() == str(size).encode(), elapsed,
-                     None, "-"))
+        elapsed, counted = host_send(port, path)
+        rows.append(("host -> guest (hostfwd)", counted == str(size), elapsed, None, "-"))
     return [report("Linux", 0.0, size, *row) for row in rows]
 
 
@@ -292,7 +316,7 @@ def main(argv=None):
         for kind in ("legacy", "modern"):
             results += run(kind, size, 0.0, directory)
         results += run("legacy", size, 0.05, directory)
-    results += linux_on_slirp(size)
+        results += linux_on_slirp(size, os.path.join(directory, "blob"))
     results += private_segment(size, (0.0,) if args.quick else (0.0, 0.05))
     ratios(results)
     rate = raw_frames_per_second()
