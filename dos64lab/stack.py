@@ -12,8 +12,9 @@ API with timeouts::
 The poll thread sleeps until ``poll_at`` or until frames may have arrived.  There
 are no interrupts over qtest, so it watches the used ring adaptively: again at once
 while traffic flows, every ``MIN_IDLE`` for ``BUSY_POLL`` after it (as Linux's busy
-polling does), then backing off (doubling up to ``MAX_IDLE``) while idle.  A call of the API wakes it at once.  Every access to the interface and the
-sockets happens under ``lock``; the device below is itself safe to share.
+polling does), then backing off (doubling up to ``MAX_IDLE``) while idle.  A call of
+the API wakes it at once.  Every access to the interface and the sockets happens under
+``lock``; the device below is itself safe to share.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ MIN_IDLE = 0.0001       # seconds between polls while traffic flows (a look at t
                         # ring is a read of shared memory: cheap, so we look often)
 BUSY_POLL = 0.010       # ... and for this long after the last frame: a client's next
                         # request usually follows within milliseconds
-MAX_TIME_WAIT = 64      # closed connections kept in TIME-WAIT; past it the oldest ends
-                        # early (Linux's tcp_max_tw_buckets, lwIP's tcp_kill_timewait)
 MAX_IDLE = 0.050        # then the sleep doubles up to this: the wake-up latency we accept
                         # for 1-2 % of a core (Python + QEMU; `make bench` measures it)
+MAX_TIME_WAIT = 64      # closed connections kept in TIME-WAIT; past it the oldest ends
+                        # early (Linux's tcp_max_tw_buckets, lwIP's tcp_kill_timewait)
 
 
 class SLIRP:
@@ -106,7 +107,8 @@ class Stack:
             for handle in [h for h in self._reap if self.sockets[h].finished()]:
                 self.sockets.remove(handle)
                 self._reap.discard(handle)
-            waiting = [s for h in self._reap if getattr(s := self.sockets[h], "state", None) is State.TIME_WAIT]
+            orphans = [self.sockets[h] for h in self._reap]
+            waiting = [s for s in orphans if getattr(s, "state", None) is State.TIME_WAIT]
             for sock in sorted(waiting, key=lambda s: s.timewait_at)[:-MAX_TIME_WAIT]:
                 sock.timewait_at = now              # its 2 MSL end now: closed next round
                 self.iface.stats["tcp_time_wait_recycled"] += 1

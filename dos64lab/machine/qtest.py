@@ -7,7 +7,9 @@ are skipped when reading a reply.
 
 This is how the Python driver touches hardware, exactly as a kernel would with
 ``in``/``out`` instructions and memory accesses -- each call is one round trip
-(about 20 µs), so bulk data goes through ``read``/``write`` (base64 forms).
+(about 20 µs), so bulk data goes through ``read``/``write`` (base64 forms).  Two ways
+around the round trip: a write may be *posted* (``wait=False``: its reply is read with
+the next one's), and the DMA region is guest RAM we map too (``share_ram``).
 
 QEMU's qtest server *aborts the whole machine* on an argument it cannot take
 (``inb 0x10000``: "assertion failed: (addr <= 0xffff)").  So the typed methods

@@ -175,7 +175,7 @@ class Virtqueue:
     def reap(self, limit: int | None = None) -> list[tuple[object, int]]:
         """Take buffers the device returned: ``[(token, len), ...]`` in used order.
 
-        One read covers used.flags, used.idx and the used.ring entries that can be new.  ``len`` is how
+        used.flags and used.idx first, then the used.ring entries they cover.  ``len`` is how
         many bytes the device wrote into the buffer.
         """
         if not self.in_flight:
