@@ -359,7 +359,9 @@ class TcpConnection:
 
     def send(self, data: bytes, timeout: float = 10.0) -> int:
         """Queue what fits (waiting up to ``timeout`` for room); returns how many bytes."""
-        data = memoryview(bytes(data) if not isinstance(data, (bytes, bytearray)) else data)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
+        data = memoryview(data).cast("B")   # a view: what sendall has left is never copied
         n = self._wait(lambda: self.socket.send(data) if data else -1, timeout,
                        f"room in the send buffer of {self.remote}")
         self.stack.wake()
