@@ -7,6 +7,8 @@ keep-alive and a new connection per request, in one run beside
   TCG, the same hostfwd; its image is built from ``apt-get download`` once and cached);
 * Python's ``http.server`` on the host's loopback: the ceiling without a virtual NIC.
 
+The client runs in a process of its own, as ``curl`` would.
+
 Loops are bounded by a count and by seconds.  Targets (issue 10): new-connection
 requests/s >= the Linux peer's; keep-alive >= 1,000 requests/s.  Printed, never asserted.
 Run: `.venv/bin/python benchmarks/bench_http.py [--quick] [--no-linux]`.
@@ -15,8 +17,11 @@ Run: `.venv/bin/python benchmarks/bench_http.py [--quick] [--no-linux]`.
 import argparse
 import http.client
 import http.server
+import json
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -64,17 +69,32 @@ def row(name, mode, times):
     return len(times) / sum(times)
 
 
+def client(mode, port, count, seconds):
+    """The host's client, in a process of its own (as curl would be): in the server's
+    process it would compete with the stack for the GIL.  Its times, one per request."""
+    out = subprocess.run([sys.executable, __file__, "--client", mode, str(port), str(count),
+                          str(seconds)], capture_output=True, text=True, timeout=seconds + 60)
+    return json.loads(out.stdout or "[]")
+
+
 def run(name, port, count, seconds):
-    keep_alive(port, 20, 5)                          # warm up
-    return {"keep-alive": row(name, "keep-alive", keep_alive(port, count, seconds)),
-            "new connection": row(name, "new connection", new_connection(port, count // 2, seconds))}
+    client("keep-alive", port, 20, 5)                # warm up
+    return {"keep-alive": row(name, "keep-alive", client("keep-alive", port, count, seconds)),
+            "new connection": row(name, "new connection",
+                                  client("new connection", port, count // 2, seconds))}
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true", help="fewer requests")
     p.add_argument("--no-linux", action="store_true", help="skip the Linux peer")
+    p.add_argument("--client", nargs=4, metavar=("MODE", "PORT", "COUNT", "SECONDS"),
+                   help=argparse.SUPPRESS)          # run() starts this script as the client
     args = p.parse_args()
+    if args.client:
+        mode, port, count, seconds = args.client
+        loop = keep_alive if mode == "keep-alive" else new_connection
+        return print(json.dumps(loop(int(port), int(count), float(seconds))))
     count, seconds = (300, 5) if args.quick else (2000, 20)
     results = {}
     with Machine() as m, Stack.on(m) as net:

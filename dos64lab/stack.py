@@ -122,6 +122,17 @@ class Stack:
         """Poll soon: something was queued for sending."""
         self._wake.set()
 
+    def push(self) -> None:
+        """Send what was just queued now, from the caller's thread -- as a ``send()`` system
+        call runs TCP's output in the caller's context -- rather than a thread switch
+        later; and wake the poll thread.  (If the round fails, the poll thread meets the
+        same error and reports it.)"""
+        try:
+            self.poll_once()
+        except Exception as err:            # noqa: BLE001 -- the poll thread says what
+            log.debug("push: %r", err)
+        self.wake()
+
     def reap_later(self, handle: int) -> None:
         """Remove socket ``handle`` once it has finished (its last RST or FIN sent)."""
         with self.lock:
@@ -364,7 +375,7 @@ class TcpConnection:
         data = memoryview(data).cast("B")   # a view: what sendall has left is never copied
         n = self._wait(lambda: self.socket.send(data) if data else -1, timeout,
                        f"room in the send buffer of {self.remote}")
-        self.stack.wake()
+        self.stack.push()
         return max(n, 0)
 
     def sendall(self, data: bytes, timeout: float = 30.0) -> None:
