@@ -10,7 +10,6 @@ slirp, which sees every frame on the hub, dies of SIGSEGV on it.
 
 import random
 import re
-import struct
 import subprocess
 import time
 from ipaddress import IPv4Address
@@ -20,14 +19,12 @@ import pytest
 
 from dos64lab.inspect import native as inspect
 from dos64lab.machine import Machine
-from dos64lab.wire import arp, ethernet, icmp, ipv4, tcp, udp
-from dos64lab.wire.checksum import internet_checksum
+from dos64lab.wire import arp, icmp, ipv4, tcp, udp
 from dos64lab.wire.ethernet import EtherType, EthernetAddress
 from dos64lab.wire.ipv4 import IpProtocol
 from dos64lab.wire.tcp import TcpFlags
+from fixtures.hostile import PEER_IP, PEER_MAC, Forger
 
-PEER_MAC = EthernetAddress.parse("02:00:00:00:00:77")
-PEER_IP = IPv4Address("10.0.2.77")
 GATEWAY = IPv4Address("10.0.2.2")
 US = IPv4Address("10.0.2.15")
 
@@ -45,11 +42,11 @@ def mac(m):
 
 
 def frame(m, payload, ethertype=EtherType.IPV4, src=PEER_MAC):
-    return ethernet.Repr(src, mac(m), ethertype, payload).to_bytes()
+    return Forger(mac(m), US).frame(payload, ethertype, src)
 
 
-def packet(m, payload, *, proto=IpProtocol.UDP, src=PEER_IP, **fields):
-    return frame(m, ipv4.Repr(src, US, proto, payload, **fields).to_bytes())
+def packet(m, payload, **fields):
+    return Forger(mac(m), US).packet(payload, **fields)
 
 
 def stats(m):
@@ -102,35 +99,9 @@ def curl_ok(m):
     return r.stdout == "200"
 
 
-def _fix_checksum(header: bytearray) -> bytes:
-    header[10:12] = b"\0\0"
-    ihl = max(5, header[0] & 0xF) * 4
-    struct.pack_into("!H", header, 10, internet_checksum(bytes(header[:ihl])))
-    return bytes(header)
-
-
 def test_broken_headers_are_dropped_and_named(m):
-    good = ipv4.Repr(PEER_IP, US, IpProtocol.UDP, bytes(8)).to_bytes()
-    bad_checksum = bytearray(good)
-    bad_checksum[10] ^= 0xFF
-    bad_version = bytearray(good)
-    bad_version[0] = 0x65
-    short_ihl = bytearray(good)
-    short_ihl[0] = 0x44
-    too_long = bytearray(good)
-    struct.pack_into("!H", too_long, 2, 900)
-    ttl0 = ipv4.Repr(PEER_IP, US, IpProtocol.UDP, bytes(8), ttl=0).to_bytes()
-    assert ttl0[8] == 0
     cases = {
-        "eth_rx_drop_truncated": ethernet.Repr(PEER_MAC, mac(m), 0x0800).to_bytes()[:9],
-        "ipv4_rx_drop_length": frame(m, good[:12]),
-        "ipv4_rx_drop_checksum": frame(m, bytes(bad_checksum)),
-        "ipv4_rx_drop_version": frame(m, _fix_checksum(bad_version)),
-        "ipv4_rx_drop_header_length": frame(m, _fix_checksum(short_ihl)),
-        "ipv4_rx_drop_total_length": frame(m, _fix_checksum(too_long)),
-        "ipv4_rx_drop_ttl": frame(m, ttl0),
-        "udp_rx_drop_length": packet(m, b"\x00\x35\x00\x35\x00\x40\x00\x00"),
-        "eth_rx_drop_ethertype": frame(m, bytes(46), ethertype=0x88B5),
+        **Forger(mac(m), US).broken_headers(),
         "arp_rx_drop_length": frame(m, bytes(20), ethertype=EtherType.ARP),
         "tcp_rx_drop_data_offset": packet(m, bytes(12) + b"\x10" + bytes(7), proto=IpProtocol.TCP),
         "tcp_rx_drop_checksum": packet(m, bytes(12) + b"\x50" + bytes(7), proto=IpProtocol.TCP),
@@ -144,7 +115,7 @@ def test_broken_headers_are_dropped_and_named(m):
 
 
 def fragment(m, ident, offset, data, more=True, proto=IpProtocol.UDP):
-    return packet(m, data, proto=proto, ident=ident, frag_offset=offset, more_fragments=more)
+    return Forger(mac(m), US).fragment(ident, offset, data, more, proto)
 
 
 def test_fragments_are_dropped_and_counted_teardrop_and_flood_included(m):

@@ -10,7 +10,6 @@ would end past 65,535 bytes).  The oversized reassembly below is built so slirp 
 """
 
 import random
-import struct
 import time
 from ipaddress import IPv4Address
 
@@ -21,12 +20,11 @@ from dos64lab.iface.neighbor import CAPACITY, PENDING_PER_NEIGHBOR
 from dos64lab.machine import Machine
 from dos64lab.socket import EchoReply
 from dos64lab.stack import Stack
-from dos64lab.wire import arp, ethernet, icmp, ipv4, udp
+from dos64lab.wire import arp, icmp, ipv4, udp
 from dos64lab.wire.ethernet import EtherType, EthernetAddress
 from dos64lab.wire.ipv4 import IpProtocol
+from fixtures.hostile import PEER_MAC, Forger
 
-PEER_MAC = EthernetAddress.parse("02:00:00:00:00:77")
-PEER_IP = IPv4Address("10.0.2.77")
 GATEWAY = IPv4Address("10.0.2.2")
 
 
@@ -43,11 +41,11 @@ def pings_ok(net, count=3) -> bool:
 
 
 def frame(net, payload: bytes, ethertype=EtherType.IPV4, src=PEER_MAC) -> bytes:
-    return ethernet.Repr(src, net.iface.mac, ethertype, payload).to_bytes()
+    return Forger(net.iface.mac, net.iface.address).frame(payload, ethertype, src)
 
 
-def packet(net, payload: bytes, *, proto=IpProtocol.UDP, src=PEER_IP, **fields) -> bytes:
-    return frame(net, ipv4.Repr(src, net.iface.address, proto, payload, **fields).to_bytes())
+def packet(net, payload: bytes, **fields) -> bytes:
+    return Forger(net.iface.mac, net.iface.address).packet(payload, **fields)
 
 
 def inject(m, net, frames, *, settle=3.0):
@@ -67,29 +65,7 @@ def stats(net):
 
 def test_broken_headers_are_dropped_and_named(rig):
     m, net = rig
-    good = ipv4.Repr(PEER_IP, net.iface.address, IpProtocol.UDP, bytes(8)).to_bytes()
-    bad_checksum = bytearray(good)
-    bad_checksum[10] ^= 0xFF
-    bad_version = bytearray(good)
-    bad_version[0] = 0x65
-    short_ihl = bytearray(good)
-    short_ihl[0] = 0x44
-    too_long = bytearray(good)
-    struct.pack_into("!H", too_long, 2, 900)
-    ttl0 = ipv4.Repr(PEER_IP, net.iface.address, IpProtocol.UDP, bytes(8), ttl=0).to_bytes()
-    # ttl=0 in the Repr means "the interface's default" only on send; on the wire it is 0
-    assert ttl0[8] == 0
-    cases = {
-        "eth_rx_drop_truncated": ethernet.Repr(PEER_MAC, net.iface.mac, 0x0800).to_bytes()[:9],
-        "ipv4_rx_drop_length": frame(net, good[:12]),
-        "ipv4_rx_drop_checksum": frame(net, bytes(bad_checksum)),
-        "ipv4_rx_drop_version": frame(net, _fix_checksum(bad_version)),
-        "ipv4_rx_drop_header_length": frame(net, _fix_checksum(short_ihl)),
-        "ipv4_rx_drop_total_length": frame(net, _fix_checksum(too_long)),
-        "ipv4_rx_drop_ttl": frame(net, ttl0),
-        "udp_rx_drop_length": packet(net, b"\x00\x35\x00\x35\x00\x40\x00\x00"),
-        "eth_rx_drop_ethertype": frame(net, bytes(46), ethertype=0x88B5),
-    }
+    cases = Forger(net.iface.mac, net.iface.address).broken_headers()
     before = stats(net)
     inject(m, net, list(cases.values()))
     after = stats(net)
@@ -98,16 +74,8 @@ def test_broken_headers_are_dropped_and_named(rig):
     assert pings_ok(net)
 
 
-def _fix_checksum(header: bytearray) -> bytes:
-    header[10:12] = b"\0\0"
-    ihl = max(5, header[0] & 0xF) * 4
-    from dos64lab.wire.checksum import internet_checksum
-    struct.pack_into("!H", header, 10, internet_checksum(bytes(header[:ihl])))
-    return bytes(header)
-
-
 def fragment(net, ident, offset, data, more=True, proto=IpProtocol.UDP):
-    return packet(net, data, proto=proto, ident=ident, frag_offset=offset, more_fragments=more)
+    return Forger(net.iface.mac, net.iface.address).fragment(ident, offset, data, more, proto)
 
 
 def test_teardrop_oversized_and_a_fragment_flood_leave_memory_bounded(rig):
